@@ -1,0 +1,49 @@
+# The README's two commands, `make demo` and `make test`, and the pieces they use.
+# Each creates (or reuses) a local virtual environment in $(VENV) and installs
+# the project with the pinned versions of requirements/constraints.txt.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BACKENDS ?= tensorflow jax torch
+EXTRAS := tensorflow,jax,torch,export,docs,dev
+PYTEST_ARGS ?=
+DEMO_DIR ?= runs/demo
+
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test lint docs pytest-all clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+## The main job on the built-in synthetic data.
+demo: $(INSTALLED)
+	$(BIN)/python examples/quickstart.py --output-dir $(DEMO_DIR)
+
+## The whole test suite: lint, docs, and pytest once per backend.
+test: lint docs pytest-all
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+docs: $(INSTALLED)
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+# Each backend runs in its own process; every backend runs even when an
+# earlier one fails, and the target fails if any of them failed.
+pytest-all: $(INSTALLED)
+	@status=0; for backend in $(BACKENDS); do \
+	  echo "=== pytest with KERAS_BACKEND=$$backend ==="; \
+	  start=$$(date +%s); \
+	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest $(PYTEST_ARGS) || status=1; \
+	  echo "=== KERAS_BACKEND=$$backend took $$(( $$(date +%s) - start )) s ==="; \
+	done; exit $$status
+
+clean:
+	rm -rf $(VENV) site runs .pytest_cache .hypothesis

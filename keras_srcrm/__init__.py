@@ -1,0 +1,12 @@
+"""keras-srcrm: Semantic and Contextual Refinement Modules for Keras 3.
+
+The package imports with only `keras` and one backend installed. Modules that
+need TensorFlow-only libraries (`keras_srcrm.data`, `keras_srcrm.export`) or
+KerasCV / KerasHub import them when they are used, not here.
+"""
+
+from keras_srcrm import ops
+from keras_srcrm import utils
+from keras_srcrm.version import __version__
+
+__all__ = ["__version__", "ops", "utils"]

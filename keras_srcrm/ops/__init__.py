@@ -1,0 +1,1 @@
+"""Differentiable, backend-agnostic operations."""
