@@ -33,7 +33,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 docs: $(INSTALLED)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 # Each backend runs in its own process; every backend runs even when an
 # earlier one fails, and the target fails if any of them failed.

@@ -1,0 +1,68 @@
+"""Tests of `keras_srcrm.ops.resize_bilinear`."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from keras_srcrm.ops import resize_bilinear
+from tests.helpers import to_numpy
+
+
+def torch_interpolate(images, size, align_corners):
+    tensor = torch.tensor(images, dtype=torch.float64).permute(0, 3, 1, 2)
+    out = F.interpolate(tensor, size=size, mode="bilinear", align_corners=align_corners)
+    return out.permute(0, 2, 3, 1).numpy()
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize(
+    "in_size,out_size",
+    [((4, 5), (8, 10)), ((7, 3), (13, 9)), ((9, 8), (4, 3)), ((1, 1), (3, 2))],
+)
+def test_matches_torch_interpolate(rng, align_corners, in_size, out_size):
+    images = rng.standard_normal((2, *in_size, 3)).astype("float32")
+    out = resize_bilinear(images, out_size, align_corners=align_corners)
+    expected = torch_interpolate(images, out_size, align_corners)
+    np.testing.assert_allclose(to_numpy(out), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_keeps_dtype(rng, dtype):
+    images = keras.ops.cast(rng.standard_normal((1, 4, 4, 2)), dtype)
+    for align_corners in (True, False):
+        out = resize_bilinear(images, (8, 8), align_corners=align_corners)
+        assert keras.backend.standardize_dtype(out.dtype) == dtype
+
+
+def test_dynamic_size_in_functional_model(rng):
+    class ResizeLike(keras.layers.Layer):
+        def call(self, inputs):
+            images, reference = inputs
+            shape = keras.ops.shape(reference)
+            return resize_bilinear(images, (shape[1], shape[2]), align_corners=True)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[1][:3], input_shape[0][-1])
+
+    images = keras.Input((None, None, 3))
+    reference = keras.Input((None, None, 1))
+    model = keras.Model([images, reference], ResizeLike()([images, reference]))
+    x = rng.standard_normal((2, 5, 4, 3)).astype("float32")
+    out = model.predict([x, np.zeros((2, 9, 7, 1), "float32")], verbose=0)
+    np.testing.assert_allclose(out, torch_interpolate(x, (9, 7), True), atol=1e-5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"rank-4.*\(4, 4, 3\)"):
+        resize_bilinear(np.zeros((4, 4, 3), "float32"), (8, 8))
+    with pytest.raises(ValueError, match="antialias"):
+        resize_bilinear(
+            np.zeros((1, 4, 4, 3), "float32"),
+            (2, 2),
+            align_corners=True,
+            antialias=True,
+        )
+    with pytest.raises(ValueError, match="size"):
+        resize_bilinear(np.zeros((1, 4, 4, 3), "float32"), (2, 2, 2))
