@@ -4,21 +4,17 @@ import keras
 from keras import ops
 
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
+from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.offset_aggregation import AGGREGATION_MODES
 from keras_srcrm.layers.offset_aggregation import NeighborOffsetAggregation
-from keras_srcrm.layers.validation import check_batch_sizes
-from keras_srcrm.layers.validation import check_call_inputs
-from keras_srcrm.layers.validation import check_input_list
 from keras_srcrm.layers.validation import precise_dtype_policy
 from keras_srcrm.ops import flow_warp
-from keras_srcrm.ops.resize import output_size_like
-from keras_srcrm.ops.resize import resize_bilinear
 
 FUSIONS = ("add", "concat")
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
-class SemanticRefinementModule(keras.layers.Layer):
+class SemanticRefinementModule(FPNFusion):
     """Semantic Refinement Module: learned per-pixel alignment when upsampling.
 
     Restoring the resolution of a high-level feature map by interpolation
@@ -116,11 +112,14 @@ class SemanticRefinementModule(keras.layers.Layer):
         return_offsets=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive int. Received: filters={filters}"
-            )
+        super().__init__(
+            filters,
+            align_corners=align_corners,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
+        )
         if (
             not isinstance(offset_groups, int)
             or offset_groups < 1
@@ -139,30 +138,13 @@ class SemanticRefinementModule(keras.layers.Layer):
             raise ValueError(
                 f"`fusion` must be one of {FUSIONS}. Received: fusion={fusion!r}"
             )
-        if not isinstance(align_corners, bool):
-            raise ValueError(
-                f"`align_corners` must be a bool. Received: {align_corners!r}"
-            )
-        self.filters = filters
         self.offset_groups = offset_groups
         self.neighbor_kernel_size = neighbor_kernel_size
         self.neighbor_aggregation = neighbor_aggregation
         self.offset_kernel_size = offset_kernel_size
-        self.align_corners = align_corners
         self.fusion = fusion
-        self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.return_offsets = return_offsets
 
-        conv_args = {
-            "activation": self.activation,
-            "kernel_initializer": self.kernel_initializer,
-            "kernel_regularizer": self.kernel_regularizer,
-            "dtype": self.dtype_policy,
-        }
-        self.low_projection = ConvBNAct(filters, 1, name="low_projection", **conv_args)
-        self.high_projection = None  # created in build() if channels differ
         offset_dtype = precise_dtype_policy(self.dtype_policy)
         self.offset_predictor = keras.layers.Conv2D(
             2 * offset_groups,
@@ -187,26 +169,12 @@ class SemanticRefinementModule(keras.layers.Layer):
         self.fusion_projection = None
         if fusion == "concat":
             self.fusion_projection = ConvBNAct(
-                filters, 1, name="fusion_projection", **conv_args
+                filters, 1, name="fusion_projection", **self._conv_args()
             )
 
     def build(self, input_shape):
-        high_shape, low_shape = check_input_list(
-            self, input_shape, ("high_level", "low_level")
-        )
-        check_batch_sizes(self, input_shape, ("high_level", "low_level"))
-        self.low_projection.build(low_shape)
-        if high_shape[-1] != self.filters:
-            self.high_projection = ConvBNAct(
-                self.filters,
-                1,
-                activation=self.activation,
-                kernel_initializer=self.kernel_initializer,
-                kernel_regularizer=self.kernel_regularizer,
-                dtype=self.dtype_policy,
-                name="high_projection",
-            )
-            self.high_projection.build(high_shape)
+        super().build(input_shape)
+        _, low_shape = input_shape
         guide_shape = tuple(low_shape[:3]) + (2 * self.filters,)
         self.offset_predictor.build(guide_shape)
         if self.offset_aggregation is not None:
@@ -217,14 +185,7 @@ class SemanticRefinementModule(keras.layers.Layer):
             self.fusion_projection.build(guide_shape)
 
     def call(self, inputs, training=None):
-        check_call_inputs(self, inputs, ("high_level", "low_level"))
-        high, low = inputs
-        low = self.low_projection(low, training=training)
-        if self.high_projection is not None:
-            high = self.high_projection(high, training=training)
-        upsampled = resize_bilinear(
-            high, output_size_like(low), align_corners=self.align_corners
-        )
+        low, upsampled = self._project_and_upsample(inputs, training)
         guide = ops.concatenate([low, upsampled], axis=-1)
         offsets = self.offset_predictor(guide)
         if self.offset_aggregation is not None:
@@ -266,11 +227,9 @@ class SemanticRefinementModule(keras.layers.Layer):
         )
 
     def compute_output_shape(self, input_shape):
-        high_shape, low_shape = input_shape
-        batch = low_shape[0] if low_shape[0] is not None else high_shape[0]
-        fused = (batch, low_shape[1], low_shape[2], self.filters)
+        fused = super().compute_output_shape(input_shape)
         if self.return_offsets:
-            return fused, (batch, low_shape[1], low_shape[2], 2 * self.offset_groups)
+            return fused, (*fused[:3], 2 * self.offset_groups)
         return fused
 
     def compute_output_spec(self, inputs, training=None):
@@ -286,20 +245,11 @@ class SemanticRefinementModule(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "filters": self.filters,
                 "offset_groups": self.offset_groups,
                 "neighbor_kernel_size": self.neighbor_kernel_size,
                 "neighbor_aggregation": self.neighbor_aggregation,
                 "offset_kernel_size": self.offset_kernel_size,
-                "align_corners": self.align_corners,
                 "fusion": self.fusion,
-                "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
                 "return_offsets": self.return_offsets,
             }
         )

@@ -8,7 +8,9 @@ from keras.src import testing
 from keras_srcrm.layers import ChannelGate
 from keras_srcrm.layers import ChannelSelfAttention
 from keras_srcrm.layers import ConvBNAct
+from keras_srcrm.layers import FPNFusion
 from keras_srcrm.layers import NeighborOffsetAggregation
+from keras_srcrm.layers import ResizeLike
 from keras_srcrm.layers import SpatialGate
 from keras_srcrm.layers import SpatialSelfAttention
 from keras_srcrm.layers.offset_aggregation import pad_edges
@@ -36,6 +38,23 @@ class BlocksLayerTest(testing.TestCase):
             expected_output_shape=(2, 6, 5, 8),
             expected_num_trainable_weights=2,
             expected_num_non_trainable_weights=0,
+        )
+
+    def test_fpn_fusion(self):
+        self.run_layer_test(
+            FPNFusion,
+            init_kwargs={"filters": 8, "align_corners": True},
+            input_shape=((2, 3, 4, 16), (2, 6, 7, 4)),
+            expected_output_shape=(2, 6, 7, 8),
+        )
+
+    def test_resize_like(self):
+        self.run_layer_test(
+            ResizeLike,
+            init_kwargs={},
+            input_shape=((2, 3, 4, 5), (2, 9, 7, 1)),
+            expected_output_shape=(2, 9, 7, 5),
+            expected_num_trainable_weights=0,
         )
 
     def test_dynamic_aggregation(self):

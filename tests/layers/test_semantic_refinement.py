@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras.src import testing
 
+from keras_srcrm.layers import FPNFusion
 from keras_srcrm.layers import SemanticRefinementModule
 from keras_srcrm.ops import resize_bilinear
 from tests.helpers import to_numpy
@@ -72,6 +73,17 @@ def test_untrained_srm_is_bilinear_upsampling_plus_fusion(rng, align_corners):
         resize_bilinear(projected_high, (8, 10), align_corners=align_corners)
     )
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_untrained_srm_equals_its_fpn_ablation(rng):
+    high, low = random_inputs(rng)
+    srm = SemanticRefinementModule(16)
+    fpn = FPNFusion(16)
+    expected = to_numpy(srm([high, low]))
+    fpn([high, low])
+    fpn.low_projection.set_weights(srm.low_projection.get_weights())
+    fpn.high_projection.set_weights(srm.high_projection.get_weights())
+    np.testing.assert_allclose(to_numpy(fpn([high, low])), expected, atol=1e-6)
 
 
 def test_offsets_start_at_zero_and_receive_gradient(rng):
