@@ -6,6 +6,7 @@ from keras_srcrm.layers.attention import SpatialGate
 from keras_srcrm.layers.attention import SpatialSelfAttention
 from keras_srcrm.layers.contextual_refinement import ContextualRefinementModule
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
+from keras_srcrm.layers.decoder import SRCRMDecoder
 from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.offset_aggregation import NeighborOffsetAggregation
 from keras_srcrm.layers.resize_like import ResizeLike
@@ -19,6 +20,7 @@ __all__ = [
     "FPNFusion",
     "NeighborOffsetAggregation",
     "ResizeLike",
+    "SRCRMDecoder",
     "SemanticRefinementModule",
     "SpatialGate",
     "SpatialSelfAttention",
