@@ -1,0 +1,23 @@
+"""Segmentation models and the backbones they are built on."""
+
+from keras_srcrm.models.backbones import BACKBONE_CONFIGS
+from keras_srcrm.models.backbones import PYRAMID_LEVELS
+from keras_srcrm.models.backbones import PYRAMID_STRIDES
+from keras_srcrm.models.backbones import ImageNormalization
+from keras_srcrm.models.backbones import PyramidFeatureExtractor
+from keras_srcrm.models.backbones import backbone_from_config
+from keras_srcrm.models.backbones import backbone_preprocessing
+from keras_srcrm.models.backbones import load_backbone
+from keras_srcrm.models.backbones import pyramid_feature_extractor
+
+__all__ = [
+    "BACKBONE_CONFIGS",
+    "PYRAMID_LEVELS",
+    "PYRAMID_STRIDES",
+    "PyramidFeatureExtractor",
+    "ImageNormalization",
+    "backbone_from_config",
+    "backbone_preprocessing",
+    "load_backbone",
+    "pyramid_feature_extractor",
+]
