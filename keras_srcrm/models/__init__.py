@@ -9,12 +9,14 @@ from keras_srcrm.models.backbones import backbone_from_config
 from keras_srcrm.models.backbones import backbone_preprocessing
 from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
+from keras_srcrm.models.srcrm_segmenter import SRCRMSegmenter
 
 __all__ = [
     "BACKBONE_CONFIGS",
     "PYRAMID_LEVELS",
     "PYRAMID_STRIDES",
     "PyramidFeatureExtractor",
+    "SRCRMSegmenter",
     "ImageNormalization",
     "backbone_from_config",
     "backbone_preprocessing",

@@ -1,0 +1,226 @@
+"""The SRM + CRM segmentation model."""
+
+import keras
+
+from keras_srcrm.layers.conv_bn_act import ConvBNAct
+from keras_srcrm.layers.decoder import SRCRMDecoder
+from keras_srcrm.layers.resize_like import ResizeLike
+from keras_srcrm.models.backbones import backbone_preprocessing
+from keras_srcrm.models.backbones import pyramid_feature_extractor
+
+OUTPUT_ACTIVATIONS = (None, "softmax")
+
+
+@keras.saving.register_keras_serializable(package="keras_srcrm")
+class SRCRMSegmenter(keras.Model):
+    """Semantic segmentation network with Semantic and Contextual Refinements.
+
+    A functional model: raw RGB images in `[0, 255]` -> the backbone's input
+    normalisation -> the backbone's stride 4, 8, 16 and 32 features ->
+    `SRCRMDecoder` (a CRM on top of the pyramid, an SRM at each top-down step,
+    multi-level fusion) -> dropout and a 1x1 classifier -> bilinear resize to
+    the input size. Any input size works, including sizes that 32 does not
+    divide; the logits are float32 also under mixed precision.
+
+    With `auxiliary_heads=True` the model also returns deep-supervision logits
+    from the pyramid levels at strides 8, 16 and 32 (each a 3x3
+    conv-BN-ReLU and a 1x1 classifier, resized to the input size), and its
+    output is a dict `{"segmentation", "aux_1", "aux_2", "aux_3"}`; build the
+    same weights without them (`auxiliary_heads=False`) for inference, so
+    that `predict` returns one tensor.
+
+    Ablations are one flag away: `use_srm=False` replaces the SRMs by bilinear
+    FPN steps, `use_crm=False` replaces the CRM by a 1x1 projection of the
+    last stage; both False is a plain FPN baseline.
+
+    Args:
+        backbone: A backbone `keras.Model`: a KerasHub backbone
+            (`pyramid_outputs`), a KerasCV backbone (`pyramid_level_inputs`) or
+            a `keras.applications` ResNet / EfficientNetV2 / ConvNeXt /
+            MobileNetV3 built with `include_top=False`. See
+            `keras_srcrm.models.load_backbone` to build one from a preset.
+        num_classes: Number of classes of the per-pixel classifier.
+        decoder_filters: Channels of the decoder. Defaults to 128.
+        use_srm: Whether the top-down path uses SRMs. Defaults to True.
+        use_crm: Whether the top of the pyramid is the CRM. Defaults to True.
+        srm_options: Optional dict of extra `SemanticRefinementModule`
+            arguments.
+        crm_options: Optional dict of extra `ContextualRefinementModule`
+            arguments.
+        auxiliary_heads: Whether to add deep-supervision heads (see above).
+        output_activation: None for logits (the default), or `"softmax"`
+            for per-class probabilities.
+        dropout: Dropout rate before the classifiers. Defaults to 0.1.
+        preprocessing: `"auto"` (the default) adds the input normalisation the
+            backbone expects for `[0, 255]` RGB inputs
+            (`keras_srcrm.models.backbone_preprocessing`); None adds nothing
+            (feed what the backbone expects); or a Keras layer to use instead.
+        kernel_regularizer: Optional regularizer of the decoder and heads.
+        **kwargs: Base model arguments, e.g. `name`.
+
+    Example:
+
+    ```python
+    backbone = keras_srcrm.models.backbone_from_config("hub_resnet18")
+    model = keras_srcrm.models.SRCRMSegmenter(backbone, num_classes=19)
+    logits = model.predict(np.zeros((1, 512, 1024, 3)))  # (1, 512, 1024, 19)
+    ```
+
+    Reference:
+        Wang et al., "A Deep Semantic Segmentation Network with Semantic and
+        Contextual Refinements", arXiv:2412.08671, 2024.
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        decoder_filters=128,
+        use_srm=True,
+        use_crm=True,
+        srm_options=None,
+        crm_options=None,
+        auxiliary_heads=False,
+        output_activation=None,
+        dropout=0.1,
+        preprocessing="auto",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(
+                f"`num_classes` must be a positive int. Received: {num_classes!r}"
+            )
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"`output_activation` must be one of {OUTPUT_ACTIVATIONS}. "
+                f"Received: output_activation={output_activation!r}"
+            )
+        # === Layers ===
+        extractor = pyramid_feature_extractor(backbone)
+        if isinstance(preprocessing, str):
+            if preprocessing != "auto":
+                raise ValueError(
+                    "`preprocessing` must be 'auto', None or a Keras layer. "
+                    f"Received: preprocessing={preprocessing!r}"
+                )
+            preprocessing = backbone_preprocessing(backbone, name="preprocessing")
+        regularizer = keras.regularizers.get(kernel_regularizer)
+        decoder = SRCRMDecoder(
+            decoder_filters,
+            use_srm=use_srm,
+            use_crm=use_crm,
+            srm_options=srm_options,
+            crm_options=crm_options,
+            return_pyramid=auxiliary_heads,
+            kernel_regularizer=regularizer,
+            name="decoder",
+        )
+
+        images = keras.Input(tuple(backbone.input_shape[1:]), name="images")
+
+        def classifier(features, name):
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(features)
+            logits = keras.layers.Conv2D(
+                num_classes,
+                1,
+                kernel_regularizer=regularizer,
+                name=f"{name}_classifier",
+            )(x)
+            # Resizing to the input in float32 gives float32 logits under
+            # mixed precision too.
+            logits = ResizeLike(dtype="float32", name=f"{name}_resize")(
+                [logits, images]
+            )
+            if output_activation is not None:
+                logits = keras.layers.Activation(
+                    output_activation, dtype="float32", name=f"{name}_activation"
+                )(logits)
+            return logits
+
+        # === Functional Model ===
+        x = preprocessing(images) if preprocessing is not None else images
+        features = extractor(x)
+        decoded = decoder(list(features))
+        if auxiliary_heads:
+            fused, pyramid = decoded
+            outputs = {"segmentation": classifier(fused, "segmentation")}
+            for index, level in enumerate(pyramid, start=1):
+                level = ConvBNAct(
+                    decoder_filters,
+                    3,
+                    kernel_regularizer=regularizer,
+                    name=f"aux_{index}_conv",
+                )(level)
+                outputs[f"aux_{index}"] = classifier(level, f"aux_{index}")
+        else:
+            outputs = classifier(decoded, "segmentation")
+        super().__init__(inputs=images, outputs=outputs, **kwargs)
+
+        # === Config ===
+        # Set after `super().__init__()`: under the torch backend a model
+        # cannot hold a sub-model before `torch.nn.Module.__init__` has run.
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.decoder_filters = decoder_filters
+        self.use_srm = use_srm
+        self.use_crm = use_crm
+        self.srm_options = dict(srm_options or {})
+        self.crm_options = dict(crm_options or {})
+        self.auxiliary_heads = auxiliary_heads
+        self.output_activation = output_activation
+        self.dropout = dropout
+        self.preprocessing = preprocessing
+        self.kernel_regularizer = regularizer
+
+    def inference_model(self):
+        """Returns the network without its auxiliary heads, with the same weights.
+
+        Train with `auxiliary_heads=True` for deep supervision, then predict,
+        evaluate or export with this model, whose output is the single
+        segmentation tensor. Without auxiliary heads, returns `self`.
+
+        Returns:
+            A `SRCRMSegmenter` holding a copy of the weights.
+        """
+        if not self.auxiliary_heads:
+            return self
+        config = self.get_config()
+        config["auxiliary_heads"] = False
+        model = type(self).from_config(config)
+        trained = {layer.name: layer for layer in self.layers}
+        for layer in model.layers:
+            layer.set_weights(trained[layer.name].get_weights())
+        return model
+
+    def get_config(self):
+        # A functional config would list the layers; this model is rebuilt
+        # from its constructor arguments, like KerasHub's tasks.
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "decoder_filters": self.decoder_filters,
+            "use_srm": self.use_srm,
+            "use_crm": self.use_crm,
+            "srm_options": self.srm_options,
+            "crm_options": self.crm_options,
+            "auxiliary_heads": self.auxiliary_heads,
+            "output_activation": self.output_activation,
+            "dropout": self.dropout,
+            "preprocessing": keras.saving.serialize_keras_object(self.preprocessing)
+            if self.preprocessing is not None
+            else None,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessing") is not None:
+            config["preprocessing"] = keras.saving.deserialize_keras_object(
+                config["preprocessing"]
+            )
+        return cls(**config)

@@ -1,0 +1,176 @@
+"""Tests of `SRCRMSegmenter` on every supported backbone family."""
+
+import keras
+import numpy as np
+import pytest
+from backbone_cases import CASES
+
+from keras_srcrm.layers import ContextualRefinementModule
+from keras_srcrm.layers import FPNFusion
+from keras_srcrm.layers import SemanticRefinementModule
+from keras_srcrm.models import SRCRMSegmenter
+from keras_srcrm.models import backbone_from_config
+
+NUM_CLASSES = 3
+JIT = keras.backend.backend() != "torch"
+
+
+def images_of(rng, size, batch=2):
+    return rng.uniform(0, 255, size=(batch, *size, 3)).astype("float32")
+
+
+def labels_of(rng, size, batch=2):
+    return rng.integers(0, NUM_CLASSES, size=(batch, *size)).astype("int32")
+
+
+def predict(model, images):
+    return keras.tree.map_structure(np.asarray, model.predict_on_batch(images))
+
+
+def compile_for_segmentation(model, **kwargs):
+    model.compile(
+        keras.optimizers.SGD(0.01, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=JIT,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_backbone_family(rng, tmp_path, case):
+    """Builds, runs at two sizes, trains a (jit) step, round-trips `.keras`."""
+    model = SRCRMSegmenter(case.build(), NUM_CLASSES, decoder_filters=8)
+    sizes = case.sizes[:1] * 2 if case.static_size else ((64, 64), (100, 70))
+    for size in sizes:
+        logits = predict(model, images_of(rng, size))
+        assert logits.shape == (2, *size, NUM_CLASSES)
+        assert logits.dtype == np.float32
+        assert np.all(np.isfinite(logits))
+
+    size = sizes[0]
+    compile_for_segmentation(model)
+    history = model.fit(images_of(rng, size), labels_of(rng, size), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+    images = images_of(rng, size)
+    expected = predict(model, images)
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(predict(restored, images), expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def small_backbone_name():
+    return "hub_resnet_v2_mini"
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(rng, small_backbone_name, policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = SRCRMSegmenter(
+            backbone_from_config(small_backbone_name), NUM_CLASSES, decoder_filters=8
+        )
+        logits = predict(model, images_of(rng, (64, 48)))
+        assert logits.dtype == np.float32
+        assert np.all(np.isfinite(logits))
+        compile_for_segmentation(model)
+        history = model.fit(
+            images_of(rng, (64, 48)), labels_of(rng, (64, 48)), epochs=1, verbose=0
+        )
+        assert np.isfinite(history.history["loss"][0])
+        assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize(
+    "use_srm,use_crm", [(True, True), (True, False), (False, True), (False, False)]
+)
+def test_ablation_switches(small_backbone_name, use_srm, use_crm):
+    model = SRCRMSegmenter(
+        backbone_from_config(small_backbone_name),
+        NUM_CLASSES,
+        decoder_filters=8,
+        use_srm=use_srm,
+        use_crm=use_crm,
+    )
+    decoder = model.get_layer("decoder")
+    step_type = SemanticRefinementModule if use_srm else FPNFusion
+    assert all(type(step) is step_type for step in decoder.top_down)
+    assert isinstance(decoder.top, ContextualRefinementModule) == use_crm
+
+
+def test_auxiliary_heads_and_inference_model(rng, small_backbone_name):
+    model = SRCRMSegmenter(
+        backbone_from_config(small_backbone_name),
+        NUM_CLASSES,
+        decoder_filters=8,
+        auxiliary_heads=True,
+    )
+    images = images_of(rng, (64, 48))
+    outputs = predict(model, images)
+    assert sorted(outputs) == ["aux_1", "aux_2", "aux_3", "segmentation"]
+    for value in outputs.values():
+        assert value.shape == (2, 64, 48, NUM_CLASSES)
+    labels = labels_of(rng, (64, 48))
+    compile_for_segmentation(
+        model,
+        loss_weights={"segmentation": 1.0, "aux_1": 0.4, "aux_2": 0.4, "aux_3": 0.4},
+    )
+    model.fit(images, {name: labels for name in outputs}, epochs=1, verbose=0)
+
+    inference = model.inference_model()
+    assert not inference.auxiliary_heads
+    np.testing.assert_allclose(
+        predict(inference, images), predict(model, images)["segmentation"], atol=1e-5
+    )
+
+
+def test_softmax_output(rng, small_backbone_name):
+    model = SRCRMSegmenter(
+        backbone_from_config(small_backbone_name),
+        NUM_CLASSES,
+        decoder_filters=8,
+        output_activation="softmax",
+    )
+    probabilities = predict(model, images_of(rng, (32, 32)))
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_preprocessing_choices(rng, small_backbone_name):
+    backbone = backbone_from_config(small_backbone_name)
+    automatic = SRCRMSegmenter(backbone, NUM_CLASSES, decoder_filters=8)
+    assert automatic.preprocessing is not None
+    raw = SRCRMSegmenter(
+        backbone_from_config(small_backbone_name),
+        NUM_CLASSES,
+        decoder_filters=8,
+        preprocessing=None,
+    )
+    assert raw.preprocessing is None
+    custom = SRCRMSegmenter(
+        backbone_from_config(small_backbone_name),
+        NUM_CLASSES,
+        decoder_filters=8,
+        preprocessing=keras.layers.Rescaling(1 / 255.0, name="custom"),
+    )
+    assert custom.get_layer("custom") is custom.preprocessing
+
+
+class TestErrors:
+    def test_invalid_arguments(self, small_backbone_name):
+        backbone = backbone_from_config(small_backbone_name)
+        with pytest.raises(ValueError, match="num_classes"):
+            SRCRMSegmenter(backbone, 0)
+        with pytest.raises(ValueError, match="output_activation"):
+            SRCRMSegmenter(backbone, 3, output_activation="sigmoid")
+        with pytest.raises(ValueError, match="preprocessing"):
+            SRCRMSegmenter(backbone, 3, preprocessing="imagenet")
+
+    def test_backbone_without_pyramid(self):
+        inputs = keras.Input((None, None, 3))
+        flat = keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs), name="flat")
+        with pytest.raises(ValueError, match="flat"):
+            SRCRMSegmenter(flat, 3)
