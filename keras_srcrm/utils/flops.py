@@ -36,6 +36,7 @@ import operator
 import sys
 import threading
 import types
+import warnings
 
 import keras
 import numpy as np
@@ -265,6 +266,15 @@ def count_flops(model, input_shape, *, include_sampling=True):
 
     with _INSTALL_LOCK, _counting(counter):
         keras_backend.compute_output_spec(forward, inputs)
+    if counter.passes > 1:
+        warnings.warn(
+            f"count_flops: the model `{model.name}` could not run on PyTorch's "
+            "meta device, so Keras traced its shapes with real CPU tensors: "
+            "the count is the same, but it took a full forward pass. (In "
+            "Keras 3.15, `keras.ops.repeat` and `keras.ops.full_like` fail "
+            "on the meta device.)",
+            stacklevel=2,
+        )
     return counter.result(input_shape, include_sampling)
 
 
@@ -461,9 +471,11 @@ class _Counter:
     def __init__(self, model):
         self.model = model
         self.records = []
+        self.passes = 0
 
     def reset(self):
         self.records = []
+        self.passes += 1
 
     def add(self, category, op, macs):
         self.records.append((category, op, self._top_level_layer(), int(macs)))
