@@ -588,3 +588,30 @@ def test_count_params():
 def test_count_params_needs_a_built_model():
     with pytest.raises(ValueError, match="built"):
         count_params(keras.layers.Dense(3))
+
+
+# --- The benchmark script --------------------------------------------------------
+
+
+def test_complexity_script_registry_and_table():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "complexity.py"
+    spec = importlib.util.spec_from_file_location("_complexity_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert set(script.DEFAULT_MODELS) <= set(script.MODELS)
+
+    @script.register("tiny")
+    def build_tiny(image_shape):
+        inputs = keras.Input(image_shape)
+        return functional(inputs, keras.layers.Conv2D(4, 3, padding="same")(inputs))
+
+    with pytest.raises(ValueError, match="already registered"):
+        script.register("tiny")(build_tiny)
+    row = script.measure("tiny", (1, 8, 16, 3))
+    assert row["macs"] == conv_macs(8, 16, 4, 3, 3)
+    assert row["params"] == 3 * 3 * 3 * 4 + 4
+    table = script.format_table([row])
+    assert "| tiny | 1x8x16x3 |" in table
