@@ -271,8 +271,8 @@ def count_flops(model, input_shape, *, include_sampling=True):
             f"count_flops: the model `{model.name}` could not run on PyTorch's "
             "meta device, so Keras traced its shapes with real CPU tensors: "
             "the count is the same, but it took a full forward pass. (In "
-            "Keras 3.15, `keras.ops.repeat` and `keras.ops.full_like` fail "
-            "on the meta device.)",
+            "Keras 3.15, e.g. `keras.ops.repeat` and `keras.ops.full_like` "
+            "fail there.)",
             stacklevel=2,
         )
     return counter.result(input_shape, include_sampling)
@@ -365,6 +365,10 @@ def _dot_macs(output, x1, x2, *args, **kwargs):
 
 def _tensordot_macs(output, x1, x2, axes=2, *args, **kwargs):
     shape1 = _static_shape(x1, "tensordot")
+    try:
+        axes = operator.index(axes)
+    except TypeError:
+        pass
     if isinstance(axes, int):
         contracted = shape1[len(shape1) - axes :] if axes else ()
     else:

@@ -198,13 +198,22 @@ def test_warp_and_resize_count_four_per_output_element():
     assert excluded.by_layer == {"sampling": 0}
 
 
-def test_keras_upsampling_interpolations():
+def test_keras_resizing_layers():
     inputs = keras.Input((4, 4, 2))
-    bilinear = keras.layers.UpSampling2D(2, interpolation="bilinear")(inputs)
-    nearest = keras.layers.UpSampling2D(2, interpolation="nearest")(inputs)
-    model = functional(inputs, [bilinear, nearest])
-    count = count_flops(model, (1, 4, 4, 2))
-    assert count.sampling == sampling_macs(1, 8, 8, 2)
+    outputs = [
+        keras.layers.UpSampling2D(2, interpolation="bilinear", name="up")(inputs),
+        keras.layers.UpSampling2D(2, interpolation="nearest", name="nearest")(inputs),
+        # Resizing calls the backend's resize directly, not keras.ops.
+        keras.layers.Resizing(6, 10, name="resizing")(inputs),
+        keras.layers.Resizing(6, 10, interpolation="bicubic", name="bicubic")(inputs),
+    ]
+    count = count_flops(functional(inputs, outputs), (1, 4, 4, 2))
+    assert count.by_layer == {
+        "up": sampling_macs(1, 8, 8, 2),
+        "nearest": 0,
+        "resizing": sampling_macs(1, 6, 10, 2),
+        "bicubic": 4 * sampling_macs(1, 6, 10, 2),  # 4 x 4 taps
+    }
 
 
 def test_report_bilinear_sampling_is_a_no_op_outside_a_count():
