@@ -23,9 +23,12 @@ PyTorch, through `keras.src.backend.compute_output_spec`), so every nested
 layer's real `call` executes with static shapes and nothing is computed.
 Meanwhile the active backend's implementations of the ops above are wrapped,
 wherever a module refers to them (which covers `keras.ops`, Keras layers,
-KerasHub and KerasCV), and record MACs from their static shapes. An op called
-inside another counted op (e.g. `separable_conv` calling `depthwise_conv` and
-`conv`) is counted once, by the outer op.
+KerasHub and KerasCV), and record MACs from their static shapes. Wrapping the
+backend's functions rather than `keras.ops` also sees layers that call the
+backend directly (`keras.layers.Resizing`) and modules that imported a
+backend function by name (KerasCV's `tf_ops`). An op called inside another
+counted op (e.g. `separable_conv` calling `depthwise_conv` and `conv`) is
+counted once, by the outer op.
 """
 
 import dataclasses
@@ -278,7 +281,7 @@ def count_flops(model, input_shape, *, include_sampling=True):
     return counter.result(input_shape, include_sampling)
 
 
-def report_bilinear_sampling(samples, op="grid_sample"):
+def report_bilinear_sampling(samples, op="bilinear_sampling"):
     """Reports the bilinear samples of a custom op to an active `count_flops`.
 
     Ops that do not go through `keras.ops.image.resize` call it with their
