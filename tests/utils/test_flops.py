@@ -39,6 +39,23 @@ def functional(inputs, outputs):
     return keras.Model(inputs, outputs)
 
 
+@pytest.fixture(autouse=True)
+def zero_initializers(monkeypatch):
+    """Random initializers return zeros in these tests.
+
+    Weights do not change a MAC count, and on JAX every random initializer
+    is compiled once per weight shape, which costs seconds per shape on a
+    busy CPU (a ResNet-50 has about 30 shapes).
+    """
+    random = keras.src.backend.random
+
+    def zeros(shape, *args, dtype=None, **kwargs):
+        return keras.ops.zeros(shape, dtype=dtype or keras.config.floatx())
+
+    for name in ("uniform", "normal", "truncated_normal"):
+        monkeypatch.setattr(random, name, zeros)
+
+
 # --- Hand-computed small models ------------------------------------------------
 
 
