@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_srcrm.ops import sampling
+from keras_srcrm.utils import flops
 
 
 def _standardize_data_format(data_format):
@@ -178,6 +179,7 @@ def _flow_warp(features, flow, align_corners, padding_mode, data_format):
     x = xs + flow[..., 0]
     y = ys + flow[..., 1]
     out = sampling.bilinear_sample(features, x, y, padding_mode, align_corners)
+    flops.report_bilinear_sampling(out, "flow_warp")
     return _from_channels_last(out, data_format)
 
 
@@ -189,6 +191,7 @@ def _grid_sample(features, grid, align_corners, padding_mode, data_format):
     x = _unnormalize(grid[..., 0], shape[2], align_corners)
     y = _unnormalize(grid[..., 1], shape[1], align_corners)
     out = sampling.bilinear_sample(features, x, y, padding_mode, align_corners)
+    flops.report_bilinear_sampling(out, "grid_sample")
     return _from_channels_last(out, data_format)
 
 
