@@ -43,10 +43,8 @@ class ChannelSelfAttention(keras.layers.Layer):
     output is `gamma * X A^T + X`. Dividing by the number of positions keeps
     the affinities independent of the image size (DANet uses the raw
     products, which saturate the softmax on large images). `gamma` starts at
-    0, so the block starts as the identity.
-
-    Args:
-        **kwargs: Base layer arguments.
+    0, so the block starts as the identity. It takes only the base layer
+    arguments (`name`, `dtype`, ...).
 
     Input shape:
         `(batch, height, width, channels)`.

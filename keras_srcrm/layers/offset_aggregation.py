@@ -14,18 +14,8 @@ def pad_edges(x, pad):
     """
     if pad == 0:
         return x
-    x = ops.concatenate(
-        [ops.repeat(x[:, :1], pad, axis=1), x, ops.repeat(x[:, -1:], pad, axis=1)],
-        axis=1,
-    )
-    return ops.concatenate(
-        [
-            ops.repeat(x[:, :, :1], pad, axis=2),
-            x,
-            ops.repeat(x[:, :, -1:], pad, axis=2),
-        ],
-        axis=2,
-    )
+    x = ops.concatenate([x[:, :1]] * pad + [x] + [x[:, -1:]] * pad, axis=1)
+    return ops.concatenate([x[:, :, :1]] * pad + [x] + [x[:, :, -1:]] * pad, axis=2)
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_srcrm.ops import sampling
+from keras_srcrm.utils import flops
 
 
 def resize_bilinear(images, size, *, align_corners=False):
@@ -54,6 +55,7 @@ def resize_bilinear(images, size, *, align_corners=False):
     shape = ops.shape(images)
     out = _resize_axis(images, 1, shape[1], size[0], align_corners)
     out = _resize_axis(out, 2, shape[2], size[1], align_corners)
+    flops.report_bilinear_sampling(out, "resize_bilinear")
     return ops.cast(out, dtype)
 
 

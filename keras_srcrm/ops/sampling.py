@@ -197,7 +197,7 @@ def bilinear_sample(features, x, y, padding_mode, align_corners):
     finite = ops.logical_and(ops.isfinite(x), ops.isfinite(y))
     # A non-finite position is sent far outside the image, where zero padding
     # gives 0; `where` also keeps its gradient at exactly zero.
-    far_outside = ops.full_like(x, -4.0)
+    far_outside = ops.zeros_like(x) - 4.0
     x = ops.where(finite, x, far_outside)
     y = ops.where(finite, y, far_outside)
     shape = ops.shape(features)
