@@ -2,38 +2,10 @@
 
 import numpy as np
 import pytest
+from data_layouts import ADE20K_INSTANCE_NAMES
+from data_layouts import CITYSCAPES_EVALUATED
 
 from keras_srcrm.data import labels
-
-# cityscapesScripts helpers/labels.py: label id -> train id of the 19
-# evaluated classes, written out independently of the package's table.
-# fmt: off
-CITYSCAPES_EVALUATED = {
-    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
-    23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
-}
-# fmt: on
-
-# Places Challenge 2017 instanceInfo100_train.txt, in category order 1..100.
-# fmt: off
-ADE20K_INSTANCE_NAMES = (
-    "bed", "windowpane", "cabinet", "person", "door", "table", "curtain",
-    "chair", "car", "painting", "sofa", "shelf", "mirror", "armchair", "seat",
-    "fence", "desk", "wardrobe", "lamp", "bathtub", "railing", "cushion", "box",
-    "column", "signboard", "chest of drawers", "counter", "sink", "fireplace",
-    "refrigerator", "stairs", "case", "pool table", "pillow", "screen door",
-    "bookcase", "coffee table", "toilet", "flower", "book", "bench",
-    "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair",
-    "boat", "arcade machine", "bus", "towel", "light", "truck", "chandelier",
-    "awning", "streetlight", "booth", "television receiver", "airplane",
-    "apparel", "pole", "bannister", "ottoman", "bottle", "van", "ship",
-    "fountain", "washer", "plaything", "stool", "barrel", "basket", "bag",
-    "minibike", "oven", "ball", "food", "step", "trade name", "microwave", "pot",
-    "animal", "bicycle", "dishwasher", "screen", "sculpture", "hood", "sconce",
-    "vase", "traffic light", "tray", "ashcan", "fan", "plate", "monitor",
-    "bulletin board", "radiator", "glass", "clock", "flag",
-)
-# fmt: on
 
 
 def test_cityscapes_table_maps_the_19_classes_and_ignores_the_rest():
