@@ -202,7 +202,9 @@ def test_tfds_explains_the_undeclared_importlib_resources(tmp_path, monkeypatch)
     manual.mkdir()
     write_cityscapes_zips(manual, cityscapes_files(np.random.default_rng(0)))
     monkeypatch.setitem(sys.modules, "importlib_resources", None)
-    with pytest.raises(ImportError, match="pip install importlib-resources"):
+    with pytest.raises(
+        ImportError, match="Preparing a TFDS dataset.*importlib_resources"
+    ):
         cityscapes.cityscapes_tfds_dataset(
             "train", data_dir=tmp_path / "data", manual_dir=manual
         )
