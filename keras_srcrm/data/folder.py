@@ -32,7 +32,8 @@ def folder_dataset(
         image_dir: Directory of the images.
         mask_dir: Directory of the masks.
         num_classes: Number of classes; train ids are `0 .. num_classes - 1`.
-        image_suffix: End of the image file names, e.g. `".jpg"`.
+        image_suffix: End of the image file names, e.g. `".jpg"` (case
+            matters: `".JPG"` files are not matched by `".jpg"`).
         mask_suffix: End of the mask file names, e.g. `".png"` or
             `"_mask.png"`.
         label_map: Optional dict `{raw mask value: train id}`. Raw values
