@@ -7,14 +7,14 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_layouts import ADE20K_INSTANCE_NAMES
-from data_layouts import ade20k_files
-from data_layouts import as_numpy
-from data_layouts import write_scene_parse150_tars
-from data_layouts import write_tree
 
 from keras_srcrm.data import ade20k
 from keras_srcrm.data.labels import ADE20K_CLASS_NAMES
+from tests.data.data_layouts import ADE20K_INSTANCE_NAMES
+from tests.data.data_layouts import ade20k_files
+from tests.data.data_layouts import as_numpy
+from tests.data.data_layouts import write_scene_parse150_tars
+from tests.data.data_layouts import write_tree
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -6,11 +6,11 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_layouts import as_numpy
-from data_layouts import bdd100k_files
-from data_layouts import write_tree
 
 from keras_srcrm.data import bdd100k
+from tests.data.data_layouts import as_numpy
+from tests.data.data_layouts import bdd100k_files
+from tests.data.data_layouts import write_tree
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_layouts import CITYSCAPES_EVALUATED
-from data_layouts import CITYSCAPES_FRAMES
-from data_layouts import as_numpy
-from data_layouts import cityscapes_files
-from data_layouts import map_values
-from data_layouts import write_cityscapes_zips
-from data_layouts import write_tree
 
 from keras_srcrm.data import cityscapes
+from tests.data.data_layouts import CITYSCAPES_EVALUATED
+from tests.data.data_layouts import CITYSCAPES_FRAMES
+from tests.data.data_layouts import as_numpy
+from tests.data.data_layouts import cityscapes_files
+from tests.data.data_layouts import map_values
+from tests.data.data_layouts import write_cityscapes_zips
+from tests.data.data_layouts import write_tree
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -6,13 +6,13 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_layouts import as_numpy
-from data_layouts import blocky_image
-from data_layouts import encode
-from data_layouts import striped_mask
-from data_layouts import write
 
 from keras_srcrm.data import folder
+from tests.data.data_layouts import as_numpy
+from tests.data.data_layouts import blocky_image
+from tests.data.data_layouts import encode
+from tests.data.data_layouts import striped_mask
+from tests.data.data_layouts import write
 
 Image = pytest.importorskip("PIL.Image")
 

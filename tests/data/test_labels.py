@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from data_layouts import ADE20K_INSTANCE_NAMES
-from data_layouts import CITYSCAPES_EVALUATED
 
 from keras_srcrm.data import labels
+from tests.data.data_layouts import ADE20K_INSTANCE_NAMES
+from tests.data.data_layouts import CITYSCAPES_EVALUATED
 
 
 def test_cityscapes_table_maps_the_19_classes_and_ignores_the_rest():
