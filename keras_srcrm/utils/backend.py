@@ -10,6 +10,7 @@ _EXTRA_OF_PACKAGE = {
     "keras_cv": "tensorflow",
     "keras_hub": "tensorflow",
     "tensorflow_datasets": "tensorflow",
+    "importlib_resources": "tensorflow",
     "jax": "jax",
     "torch": "torch",
     "onnx": "export",
