@@ -17,6 +17,7 @@ from backbone_cases import IMAGENET_MEAN
 from backbone_cases import IMAGENET_STD
 from backbone_cases import efficientnet_v2_mini
 from backbone_cases import forward
+from backbone_cases import keras_hub_reference
 from backbone_cases import random_images
 from keras.src import testing
 
@@ -181,10 +182,11 @@ def test_keras_cv_without_rescaling_divides_by_255(rng):
 
 
 def test_keras_hub_preprocessing_reads_preset_image_converter(rng, tmp_path):
-    backbone, _, _ = built(CASES[0])
+    backbone, _, _ = built(case_by_id("hub_resnet_v2_mini"))
     converter = keras_hub.layers.ResNetImageConverter(
         scale=[0.01, 0.02, 0.03], offset=[-1.0, 0.5, 2.0]
     )
+    backbone.save_to_preset(str(tmp_path))
     converter.save_to_preset(str(tmp_path))
     assert (tmp_path / "image_converter.json").exists()
     layer = backbone_preprocessing(backbone, preset=str(tmp_path))
@@ -200,6 +202,30 @@ def test_keras_hub_preset_directory_without_converter_is_an_error(tmp_path):
     backbone, _, _ = built(CASES[0])
     with pytest.raises(ValueError, match="no `image_converter.json`"):
         backbone_preprocessing(backbone, preset=str(tmp_path))
+
+
+def test_keras_hub_preprocessing_follows_the_loaded_preset(rng, tmp_path):
+    backbone = backbone_from_config("hub_resnet_mini")
+    backbone.save_to_preset(str(tmp_path))
+    loaded = load_backbone(str(tmp_path))
+    # Without `image_converter.json`: the ImageNet default.
+    images = random_images(rng, 4, 4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(backbone_preprocessing(loaded)(images)),
+        keras.ops.convert_to_numpy(keras_hub_reference(loaded, images)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    # With one (mean = std = 0.5, like two EfficientNet presets): that one.
+    converter = keras_hub.layers.ResNetImageConverter(scale=1.0 / 127.5, offset=-1.0)
+    converter.save_to_preset(str(tmp_path))
+    loaded = load_backbone(str(tmp_path))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(backbone_preprocessing(loaded)(images)),
+        images / 127.5 - 1.0,
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_unknown_family_preprocessing_is_an_error():
@@ -250,6 +276,10 @@ class ImageNormalizationTest(testing.TestCase):
             ImageNormalization(scale=[1.0, 2.0])
         with self.assertRaisesRegex(ValueError, "Received: offset='x'"):
             ImageNormalization(offset="x")
+        with self.assertRaisesRegex(
+            ValueError, r"Received: input_shape=\(1, 4, 4, 1\)"
+        ):
+            ImageNormalization()(np.zeros((1, 4, 4, 1)))
 
 
 # --- Errors for backbones without a usable pyramid ----------------------------
@@ -325,17 +355,29 @@ def test_unknown_name_fails_fast_with_suggestions(no_downloads):
     assert "not a local path" in str(info.value)
 
 
-def test_keras_hub_preset_without_pyramid_is_rejected(no_downloads):
-    with pytest.raises(
-        ValueError, match="`VGGBackbone`, which has no `pyramid_outputs`"
-    ):
-        load_backbone("vgg_16_imagenet")
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ("vgg_16_imagenet", "`VGGBackbone`, .* it has no `pyramid_outputs`"),
+        ("dinov2_small", "`DINOV2Backbone`, .* ViT token sequences"),
+        ("retinanet_resnet50_fpn_coco", "`RetinaNetBackbone`, .* without stride 4"),
+        ("vitdet_base", "`ViTDetBackbone`, .* no pyramid levels"),
+    ],
+)
+def test_presets_without_p2_to_p5_are_rejected(spec, reason, no_downloads):
+    with pytest.raises(ValueError, match=reason):
+        load_backbone(spec)
 
 
 @pytest.mark.parametrize("spec", ["mit_b0_ade20k_512", "mit_b0"])
 def test_mit_presets_need_a_static_square_shape(spec, no_downloads):
     with pytest.raises(ValueError, match="needs a static square `input_shape`"):
         load_backbone(spec)
+
+
+def test_keras_cv_preset_without_weights_is_an_error(no_downloads):
+    with pytest.raises(ValueError, match="`resnet18` has no pretrained weights"):
+        load_backbone("resnet18")
 
 
 def test_mit_config_needs_a_static_square_shape():

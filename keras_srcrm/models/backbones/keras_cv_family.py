@@ -52,6 +52,19 @@ def preprocessing(model):
     return {"scale": 1.0 if include_rescaling else 1.0 / 255.0, "offset": 0.0}
 
 
+# KerasCV backbone classes without stride-4 to 32 maps, and why.
+_UNUSABLE_PYRAMIDS = {
+    "ViTDetBackbone": "it computes no pyramid levels (a single-scale ViT)",
+    "VideoSwinBackbone": "it is a video backbone without pyramid levels",
+    "CenterPillarBackbone": "it is a point-cloud backbone",
+}
+
+
+def pyramid_problem(cls):
+    """Why a KerasCV class has no usable P2-P5 pyramid, or `None`."""
+    return _UNUSABLE_PYRAMIDS.get(cls.__name__)
+
+
 def preset_class(name):
     """The KerasCV backbone class of a built-in preset, or `None`."""
     if not is_installed():

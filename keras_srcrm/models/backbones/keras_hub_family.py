@@ -75,9 +75,21 @@ def preset_names():
     return sorted(_preset_classes()) if is_installed() else []
 
 
-def is_pyramid_class(cls):
+# KerasHub classes with `pyramid_outputs` but no stride-4 to 32 maps (checked
+# on keras-hub 0.32), and why.
+_UNUSABLE_PYRAMIDS = {
+    "DINOV2Backbone": "its levels are ViT token sequences at one patch stride",
+    "DINOV3Backbone": "its levels are ViT token sequences at one patch stride",
+    "RetinaNetBackbone": "its FPN levels are P3-P7, without stride 4",
+}
+
+
+def pyramid_problem(cls):
+    """Why a KerasHub class has no usable P2-P5 pyramid, or `None`."""
     keras_hub = import_keras_hub()
-    return issubclass(cls, keras_hub.models.FeaturePyramidBackbone)
+    if not issubclass(cls, keras_hub.models.FeaturePyramidBackbone):
+        return "it has no `pyramid_outputs`"
+    return _UNUSABLE_PYRAMIDS.get(cls.__name__)
 
 
 def load_preset(preset, load_weights, input_shape, cls=None):

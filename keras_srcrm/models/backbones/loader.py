@@ -12,6 +12,7 @@ from keras_srcrm.models.backbones import keras_hub_family
 from keras_srcrm.models.backbones.configs import BACKBONE_CONFIGS
 from keras_srcrm.models.backbones.configs import backbone_from_config
 from keras_srcrm.models.backbones.input_shapes import check_input_shape
+from keras_srcrm.models.backbones.preprocessing import remember_keras_hub_preset
 
 # Where the pretrained weights of a named configuration's architecture are.
 _WEIGHTS_OF_CONFIG = {
@@ -100,28 +101,40 @@ def load_backbone(spec, load_weights=True, input_shape=(None, None, 3)):
             )
         return backbone_from_config(spec, input_shape)
     if keras_hub_family.is_handle(spec):
-        return keras_hub_family.load_preset(spec, load_weights, input_shape)
+        return _load_keras_hub(spec, load_weights, input_shape)
 
     hub_class = keras_hub_family.preset_class(spec)
     if hub_class is not None:
-        if not keras_hub_family.is_pyramid_class(hub_class):
+        problem = keras_hub_family.pyramid_problem(hub_class)
+        if problem:
             raise ValueError(
                 f"The KerasHub preset `{spec}` is a `{hub_class.__name__}`, "
-                "which has no `pyramid_outputs`; a backbone with feature maps "
-                "at strides 4, 8, 16 and 32 is needed, e.g. a ResNet, MiT, "
-                "CSPNet, DenseNet or EfficientNet preset."
+                f"which cannot serve as a backbone here: {problem}. A backbone "
+                "with feature maps at strides 4, 8, 16 and 32 is needed, e.g. "
+                "a ResNet, MiT, CSPNet, DenseNet or EfficientNet preset."
             )
         check_input_shape(input_shape, hub_class.__name__, "keras_hub")
-        return keras_hub_family.load_preset(
-            spec, load_weights, input_shape, cls=hub_class
-        )
+        return _load_keras_hub(spec, load_weights, input_shape, cls=hub_class)
 
     cv_class = keras_cv_family.preset_class(spec)
     if cv_class is not None:
+        problem = keras_cv_family.pyramid_problem(cv_class)
+        if problem:
+            raise ValueError(
+                f"The KerasCV preset `{spec}` is a `{cv_class.__name__}`, "
+                f"which cannot serve as a backbone here: {problem}."
+            )
         check_input_shape(input_shape, cv_class.__name__, "keras_cv")
         return keras_cv_family.load_preset(spec, load_weights, input_shape)
 
     raise ValueError(_unknown_spec_message(spec))
+
+
+def _load_keras_hub(preset, load_weights, input_shape, cls=None):
+    backbone = keras_hub_family.load_preset(preset, load_weights, input_shape, cls)
+    # `backbone_preprocessing` then reads this preset's image converter.
+    remember_keras_hub_preset(backbone, preset)
+    return backbone
 
 
 def _load_directory(path, load_weights, input_shape):
@@ -145,7 +158,7 @@ def _load_directory(path, load_weights, input_shape):
                 "register."
             )
         check_input_shape(input_shape, class_name, "keras_hub")
-        return keras_hub_family.load_preset(path, load_weights, input_shape, cls=cls)
+        return _load_keras_hub(path, load_weights, input_shape, cls=cls)
     if library == "keras_cv":
         check_input_shape(input_shape, class_name, "keras_cv")
         return keras_cv_family.load_directory(path, config, load_weights, input_shape)

@@ -1,7 +1,8 @@
 """The input scaling each backbone family expects from raw RGB pixels."""
 
-import json
+import numbers
 import os
+import weakref
 
 import keras
 from keras import ops
@@ -9,6 +10,10 @@ from keras import ops
 from keras_srcrm.models.backbones import families
 
 _CHANNEL_ORDERS = ("rgb", "bgr")
+
+# The KerasHub preset each backbone was loaded from by `load_backbone`, so that
+# `backbone_preprocessing(backbone)` can use the preset's own image converter.
+_KERAS_HUB_PRESETS = weakref.WeakKeyDictionary()
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -61,7 +66,13 @@ class ImageNormalization(keras.layers.Layer):
         self.scale = _standardize_factor(scale, "scale")
         self.offset = _standardize_factor(offset, "offset")
         self.channel_order = channel_order
-        self.built = True
+
+    def build(self, input_shape):
+        if input_shape[-1] not in (None, 3):
+            raise ValueError(
+                "`ImageNormalization` expects channels-last RGB images, "
+                f"(..., 3). Received: input_shape={input_shape}"
+            )
 
     @property
     def is_identity(self):
@@ -84,9 +95,6 @@ class ImageNormalization(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -116,17 +124,22 @@ def backbone_preprocessing(backbone, preset=None, name=None):
       `x / 127.5 - 1` (MobileNetV3).
     - KerasCV backbones built with `include_rescaling=True` rescale inside
       the model (identity here); otherwise the layer divides by 255.
-    - KerasHub backbones: what the preset's `ImageConverter` does. With a
-      `preset`, its scale and offset are read from the preset (a local
-      directory's `image_converter.json` is read directly); without one, the
-      ImageNet mean/std that the ResNet, MiT, CSPNet, DenseNet and
-      EfficientNet presets use.
+    - KerasHub backbones: what the preset's `ImageConverter` does (scale and
+      offset, no resizing). The preset is `preset`, or the one
+      `load_backbone` loaded the backbone from; a local directory is read
+      offline, a preset name or handle may download the converter's config.
+      Without a preset (a backbone built from a config, or a preset
+      directory without `image_converter.json`), the ImageNet mean/std that
+      all ResNet, MiT, CSPNet and DenseNet presets use. Two EfficientNet
+      presets differ (`efficientnet_b0_ra4_e3600_r224_imagenet` and
+      `efficientnet_b1_ra4_e3600_r240_imagenet` use mean = std = 0.5), so
+      load those with `load_backbone` or pass `preset`.
 
     Args:
         backbone: A backbone `keras.Model` from one of the families above.
         preset: Optional KerasHub preset the backbone came from: a preset
-            name, a Kaggle/Hugging Face handle or a local preset directory.
-            Ignored for other families.
+            name, a Kaggle/Hugging Face handle or a local preset directory
+            with an `image_converter.json`. Ignored for other families.
         name: Optional name of the returned layer.
 
     Returns:
@@ -153,39 +166,51 @@ def backbone_preprocessing(backbone, preset=None, name=None):
             "model. Build an `ImageNormalization(scale=..., offset=...)` "
             "for it directly."
         )
-    if family.NAME == "keras_hub" and preset is not None:
-        spec = _keras_hub_preset_spec(preset)
-    else:
+    spec = None
+    if family.NAME == "keras_hub":
+        if preset is not None:
+            spec = _keras_hub_preset_spec(preset, required=True)
+        elif backbone in _KERAS_HUB_PRESETS:
+            spec = _keras_hub_preset_spec(_KERAS_HUB_PRESETS[backbone])
+    if spec is None:
         spec = family.preprocessing(backbone)
     return ImageNormalization(**spec, name=name)
 
 
-def _keras_hub_preset_spec(preset):
-    """Reads the scale and offset of a KerasHub preset's image converter."""
-    if os.path.isdir(preset):
-        path = os.path.join(preset, "image_converter.json")
-        if not os.path.exists(path):
-            raise ValueError(
-                f"The preset directory `preset={preset!r}` has no "
-                "`image_converter.json`, so its input scaling is unknown. "
-                "Call `backbone_preprocessing(backbone)` without `preset` "
-                "for the ImageNet default."
-            )
-        with open(path) as file:
-            config = json.load(file)["config"]
-        scale, offset = config.get("scale"), config.get("offset")
-    else:
-        keras_hub = families.keras_hub_module()
-        converter = keras_hub.layers.ImageConverter.from_preset(preset)
-        scale, offset = converter.scale, converter.offset
+def remember_keras_hub_preset(backbone, preset):
+    """Records the KerasHub preset `backbone` was loaded from."""
+    _KERAS_HUB_PRESETS[backbone] = os.fspath(preset)
+
+
+def _keras_hub_preset_spec(preset, required=False):
+    """The scale and offset of a KerasHub preset's image converter.
+
+    Returns `None` for a local directory without `image_converter.json` (a
+    backbone saved on its own), unless `required`.
+    """
+    if os.path.isdir(preset) and not os.path.exists(
+        os.path.join(preset, "image_converter.json")
+    ):
+        if not required:
+            return None
+        raise ValueError(
+            f"The preset directory `preset={preset!r}` has no "
+            "`image_converter.json`, so its input scaling is unknown. Call "
+            "`backbone_preprocessing(backbone)` without `preset` for the "
+            "ImageNet default."
+        )
+    # KerasHub reads local directories without downloading, and converts the
+    # `mean`/`variance` arguments of older presets to `scale`/`offset`.
+    keras_hub = families.keras_hub_module()
+    converter = keras_hub.layers.ImageConverter.from_preset(preset)
     return {
-        "scale": 1.0 if scale is None else scale,
-        "offset": 0.0 if offset is None else offset,
+        "scale": 1.0 if converter.scale is None else converter.scale,
+        "offset": 0.0 if converter.offset is None else converter.offset,
     }
 
 
 def _standardize_factor(value, argument):
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         return float(value)
     try:
         values = [float(v) for v in value]

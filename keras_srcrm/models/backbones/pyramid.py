@@ -159,7 +159,11 @@ def _image_input(backbone):
 
 
 def _measure_strides(image_input, tensors):
-    """Each tensor's stride, or `None` when it is not a 2-D power-of-2 map."""
+    """Each tensor's stride: an int, a float ratio when it is not a power of
+    2, or `None` when the tensor is not a `(batch, height, width, channels)`
+    map."""
+    if not tensors:
+        return []
     _, height, width, channels = image_input.shape
     height, width = height or _PROBE_SIZE, width or _PROBE_SIZE
     probe = keras.Model(image_input, tensors)
@@ -184,6 +188,8 @@ def _stride(height, width, shape):
 
 
 def _describe(candidates, strides):
+    if not candidates:
+        return "no levels"
     if len(candidates) <= 8:
         levels = ", ".join(
             f"{label!r} ({_describe_stride(stride)})"
