@@ -5,8 +5,11 @@ need TensorFlow-only libraries (`keras_srcrm.data`, `keras_srcrm.export`) or
 KerasCV / KerasHub import them when they are used, not here.
 """
 
+from keras_srcrm import data
+from keras_srcrm import layers
+from keras_srcrm import models
 from keras_srcrm import ops
 from keras_srcrm import utils
 from keras_srcrm.version import __version__
 
-__all__ = ["__version__", "ops", "utils"]
+__all__ = ["__version__", "data", "layers", "models", "ops", "utils"]
