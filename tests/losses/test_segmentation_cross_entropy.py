@@ -12,7 +12,7 @@ from keras_srcrm.losses import SegmentationCrossEntropy
 BACKEND = keras.backend.backend()
 
 
-def _labels_and_logits(rng, shape=(2, 6, 7), num_classes=4, ignore_label=255):
+def _labels_and_logits(rng, shape=(2, 8, 8), num_classes=4, ignore_label=255):
     labels = rng.integers(0, num_classes, shape).astype("int32")
     labels[rng.random(shape) < 0.3] = ignore_label
     logits = (3 * rng.normal(size=shape + (num_classes,))).astype("float32")
@@ -88,7 +88,7 @@ class TestAgainstTorch:
 
     @pytest.mark.parametrize("regime", ["threshold", "min_kept", "all"])
     def test_ohem_matches_sfnet_rule(self, rng, regime):
-        labels, logits = _labels_and_logits(rng, shape=(2, 8, 8))
+        labels, logits = _labels_and_logits(rng)
         valid = labels != 255
         probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
         true_prob = np.take_along_axis(
@@ -271,8 +271,8 @@ class TestReductionAndSampleWeight:
 
     def test_bad_sample_weight_shape_names_it(self, rng):
         labels, logits = _labels_and_logits(rng)
-        with pytest.raises(ValueError, match=r"sample_weight.shape=\(2, 6\)"):
-            SegmentationCrossEntropy()(labels, logits, sample_weight=np.ones((2, 6)))
+        with pytest.raises(ValueError, match=r"sample_weight.shape=\(2, 8\)"):
+            SegmentationCrossEntropy()(labels, logits, sample_weight=np.ones((2, 8)))
 
 
 class TestPrecisionAndCompilation:
@@ -305,8 +305,8 @@ class TestPrecisionAndCompilation:
                 loss.__call__,
                 jit_compile=True,
                 input_signature=[
-                    tf.TensorSpec((None, 6, 7), tf.int32),
-                    tf.TensorSpec((None, 6, 7, 4), tf.float32),
+                    tf.TensorSpec((None, 8, 8), tf.int32),
+                    tf.TensorSpec((None, 8, 8, 4), tf.float32),
                 ],
             )
         else:
@@ -343,9 +343,9 @@ class TestArgumentsAndShapes:
 
     def test_mismatched_shapes_name_both(self, rng):
         labels, logits = _labels_and_logits(rng)
-        with pytest.raises(ValueError, match=r"y_true.shape=\(2, 6, 6\)"):
+        with pytest.raises(ValueError, match=r"y_true.shape=\(2, 8, 6\)"):
             SegmentationCrossEntropy()(labels[:, :, :6], logits)
-        with pytest.raises(ValueError, match=r"y_true.shape=\(2, 6\)"):
+        with pytest.raises(ValueError, match=r"y_true.shape=\(2, 8\)"):
             SegmentationCrossEntropy()(labels[:, :, 0], logits)
 
 

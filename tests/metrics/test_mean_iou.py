@@ -12,7 +12,7 @@ from keras_srcrm.metrics import PixelAccuracy
 from keras_srcrm.metrics import _counting
 
 NUM_CLASSES = 4
-SHAPE = (2, 6, 7)
+SHAPE = (2, 8, 8)
 
 
 def _batch(rng, ignore_label=255, logits=True):
@@ -179,9 +179,9 @@ class TestArgumentsAndShapes:
     @pytest.mark.parametrize(
         "y_true_shape, y_pred_shape, match",
         [
-            ((2, 6), (2, 6, 4), r"y_true.shape=\(2, 6\)"),
-            ((2, 6, 7), (2, 6, 7, 5), r"num_classes=4.*y_pred.shape=\(2, 6, 7, 5\)"),
-            ((2, 6, 7), (2, 6, 8), r"y_pred.shape=\(2, 6, 8\)"),
+            ((2, 8), (2, 8, 4), r"y_true.shape=\(2, 8\)"),
+            ((2, 8, 8), (2, 8, 8, 5), r"num_classes=4.*y_pred.shape=\(2, 8, 8, 5\)"),
+            ((2, 8, 8), (2, 8, 7), r"y_pred.shape=\(2, 8, 7\)"),
         ],
     )
     def test_bad_shapes_name_the_argument(self, y_true_shape, y_pred_shape, match):
@@ -191,9 +191,9 @@ class TestArgumentsAndShapes:
 
     def test_bad_sample_weight_shape(self):
         metric = MeanIoU(NUM_CLASSES)
-        with pytest.raises(ValueError, match=r"sample_weight.shape=\(2, 6\)"):
+        with pytest.raises(ValueError, match=r"sample_weight.shape=\(2, 8\)"):
             metric.update_state(
-                np.zeros(SHAPE, "int32"), np.zeros(SHAPE, "int32"), np.ones((2, 6))
+                np.zeros(SHAPE, "int32"), np.zeros(SHAPE, "int32"), np.ones((2, 8))
             )
 
     def test_add_confusion_matrix_checks_its_shape(self):
