@@ -17,11 +17,16 @@ class ConfusionMatrixMetric(SegmentationMetricBase):
     does not overflow, even on JAX without `jax_enable_x64`.
 
     Pixels labelled `ignore_label` and pixels of `sample_weight` 0 are not
-    scored. Labels outside `[0, num_classes)` are handled as set by
-    `invalid_labels` (see `SegmentationMetricBase`): never counted, and by
-    default a `ValueError` at the first eager read.
+    scored. Labels outside `[0, num_classes)` are never counted; by default
+    they raise a `ValueError`, from `update_state` when it runs eagerly, or at
+    the first eager read (`result()`, `confusion_matrix()`, ...) after a
+    compiled step.
 
-    Subclasses define `result()` from `self._float_confusion_matrix()`.
+    `MeanIoU` and `PixelAccuracy` are its subclasses. Another metric of the
+    matrix (e.g. frequency-weighted IoU) subclasses it too: its `result()`
+    calls `self._check_invalid_labels()`, then computes from
+    `self._float_confusion_matrix()`, a float32 tensor that works inside
+    compiled steps.
 
     Args:
         num_classes: Number of classes.

@@ -41,12 +41,12 @@ def _model():
     return keras.Model(inputs, logits)
 
 
-def _compile(model):
+def _compile(model, mean_iou=None):
     model.compile(
         optimizer=keras.optimizers.Adam(0.05),
         loss=SegmentationCrossEntropy(ohem_threshold=0.7, ohem_min_kept=200),
         metrics=[
-            MeanIoU(NUM_CLASSES),
+            mean_iou or MeanIoU(NUM_CLASSES),
             PixelAccuracy(NUM_CLASSES),
             BoundaryIoU(NUM_CLASSES, band_width=1),
         ],
@@ -62,7 +62,8 @@ def test_fit_and_evaluate(rng, dtype_policy):
     model = _model()
     expected_dtype = keras.config.dtype_policy().compute_dtype
     assert keras.backend.standardize_dtype(model.output.dtype) == expected_dtype
-    _compile(model)
+    mean_iou = MeanIoU(NUM_CLASSES)
+    _compile(model, mean_iou)
     history = model.fit(x, y, batch_size=4, epochs=3, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
     for name in ("loss", "mean_iou", "pixel_accuracy", "boundary_iou"):
@@ -80,6 +81,9 @@ def test_fit_and_evaluate(rng, dtype_policy):
         metric.update_state(y, logits)
         expected = float(ops.convert_to_numpy(metric.result()))
         assert logs[metric.name] == pytest.approx(expected, abs=1e-6), metric.name
+    # The compiled metric object holds the evaluation's state afterwards.
+    per_class = mean_iou.per_class_iou()
+    assert np.nanmean(per_class) == pytest.approx(logs["mean_iou"], abs=1e-6)
 
 
 def test_keras_file_round_trip(rng, tmp_path):
