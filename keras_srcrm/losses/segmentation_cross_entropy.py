@@ -4,9 +4,6 @@ import keras
 import numpy as np
 from keras import ops
 
-_REDUCTIONS = (None, "none", "sum", "sum_over_batch_size", "mean")
-_REDUCTIONS += ("mean_with_sample_weight",)
-
 
 def _scale_loss_for_distribution(value):
     # What Keras's own losses do: under `tf.distribute` each replica returns
@@ -113,11 +110,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         reduction="sum_over_batch_size",
         name="segmentation_cross_entropy",
     ):
-        if reduction not in _REDUCTIONS:
-            raise ValueError(
-                f"Argument `reduction` must be one of {_REDUCTIONS}. "
-                f"Received: reduction={reduction!r}"
-            )
+        # Keras validates `reduction`.
         super().__init__(name=name, reduction=reduction, dtype="float32")
         if ignore_label is not None and (
             isinstance(ignore_label, bool)

@@ -301,8 +301,8 @@ class SegmentationMetricBase(keras.metrics.Metric):
     def invalid_pixel_counts(self):
         """Returns how many invalid pixels were seen since the last reset.
 
-        With `invalid_labels="ignore"` this says how much was left out; it
-        never raises.
+        Eager only. With `invalid_labels="ignore"` this says how much was left
+        out; it never raises.
 
         Returns:
             A dict `{"y_true": int, "y_pred": int}`.
