@@ -321,9 +321,10 @@ class SegmentationMetricBase(keras.metrics.Metric):
         return f"class ids outside [0, num_classes={self.num_classes}) at scored pixels"
 
     def _handle_invalid_eagerly(self, counts, masks, values):
-        counts = ops.convert_to_numpy(counts)
-        if not counts.any():
+        # A plain `bool` of a tensor: no NumPy copy in the common, clean case.
+        if not bool(ops.any(ops.greater(counts, 0))):
             return
+        counts = ops.convert_to_numpy(counts)
         messages = []
         for argument, count, mask, value in zip(_ARGUMENTS, counts, masks, values):
             if count:
@@ -347,6 +348,10 @@ class SegmentationMetricBase(keras.metrics.Metric):
         """
         hi, lo = self._invalid_hi.value, self._invalid_lo.value
         if not _is_concrete(lo):
+            return
+        if not bool(
+            ops.any(ops.logical_or(ops.not_equal(hi, 0), ops.not_equal(lo, 0)))
+        ):
             return
         counts = _counting.to_int64(hi, lo)
         if not (counts > self._warned_invalid).any():
