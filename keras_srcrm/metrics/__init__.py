@@ -1,0 +1,13 @@
+"""Streaming segmentation metrics: mean IoU, pixel accuracy, Boundary IoU.
+
+All of them skip an ignore label (255 by default), count pixels exactly on
+every backend, and report labels outside `[0, num_classes)` instead of
+miscounting them.
+"""
+
+from keras_srcrm.metrics.boundary_iou import BoundaryIoU
+from keras_srcrm.metrics.confusion_matrix import ConfusionMatrixMetric
+from keras_srcrm.metrics.mean_iou import MeanIoU
+from keras_srcrm.metrics.pixel_accuracy import PixelAccuracy
+
+__all__ = ["BoundaryIoU", "ConfusionMatrixMetric", "MeanIoU", "PixelAccuracy"]
