@@ -7,9 +7,20 @@ KerasCV / KerasHub import them when they are used, not here.
 
 from keras_srcrm import data
 from keras_srcrm import layers
+from keras_srcrm import losses
+from keras_srcrm import metrics
 from keras_srcrm import models
 from keras_srcrm import ops
 from keras_srcrm import utils
 from keras_srcrm.version import __version__
 
-__all__ = ["__version__", "data", "layers", "models", "ops", "utils"]
+__all__ = [
+    "__version__",
+    "data",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "utils",
+]
