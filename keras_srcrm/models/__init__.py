@@ -9,6 +9,8 @@ from keras_srcrm.models.backbones import backbone_from_config
 from keras_srcrm.models.backbones import backbone_preprocessing
 from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
+from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
+from keras_srcrm.models.segmenter_presets import SegmenterPreset
 from keras_srcrm.models.srcrm_segmenter import SRCRMSegmenter
 
 __all__ = [
@@ -16,7 +18,9 @@ __all__ = [
     "PYRAMID_LEVELS",
     "PYRAMID_STRIDES",
     "PyramidFeatureExtractor",
+    "SEGMENTER_PRESETS",
     "SRCRMSegmenter",
+    "SegmenterPreset",
     "ImageNormalization",
     "backbone_from_config",
     "backbone_preprocessing",

@@ -6,7 +6,9 @@ from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.decoder import SRCRMDecoder
 from keras_srcrm.layers.resize_like import ResizeLike
 from keras_srcrm.models.backbones import backbone_preprocessing
+from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
+from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
 
 OUTPUT_ACTIVATIONS = (None, "softmax")
 
@@ -172,6 +174,60 @@ class SRCRMSegmenter(keras.Model):
         self.dropout = dropout
         self.preprocessing = preprocessing
         self.kernel_regularizer = regularizer
+
+    @classmethod
+    def from_preset(
+        cls, preset, num_classes, *, load_weights=True, input_shape=None, **kwargs
+    ):
+        """Builds a segmenter from a named configuration or a backbone preset.
+
+        `preset` is one of:
+
+        - a name of `keras_srcrm.models.SEGMENTER_PRESETS` (`"srcrm_lite"`,
+          `"srcrm_resnet50"`, ...): its backbone with ImageNet weights when
+          `load_weights` is True (downloaded on first use), or the same
+          architecture with random weights, offline, when it is False;
+        - anything `keras_srcrm.models.load_backbone` accepts: a KerasHub or
+          KerasCV preset name, a local preset directory (so a user offline
+          can point at a folder), a `keras.applications` name or a named
+          backbone configuration; the decoder gets its default arguments.
+
+        There are no pretrained segmenter weights: the decoder always starts
+        from scratch.
+
+        Args:
+            preset: See above.
+            num_classes: Number of classes.
+            load_weights: Whether to load the backbone's pretrained weights.
+            input_shape: Optional `(height, width, 3)` of the backbone input;
+                defaults to any size (a static square for MiT backbones).
+            **kwargs: `SRCRMSegmenter` arguments that override the preset's.
+
+        Returns:
+            A `SRCRMSegmenter`.
+
+        Example:
+
+        ```python
+        # Online: ImageNet-pretrained ResNet-18.
+        model = SRCRMSegmenter.from_preset("srcrm_lite", num_classes=19)
+        # Offline: the same architecture, random weights.
+        model = SRCRMSegmenter.from_preset(
+            "srcrm_lite", num_classes=19, load_weights=False
+        )
+        # Any backbone preset, e.g. a local KerasHub preset directory.
+        model = SRCRMSegmenter.from_preset("./my_resnet_preset", num_classes=19)
+        ```
+        """
+        backbone_args = {} if input_shape is None else {"input_shape": input_shape}
+        if preset in SEGMENTER_PRESETS:
+            config = SEGMENTER_PRESETS[preset]
+            spec = config.backbone if load_weights else config.offline_backbone
+            backbone = load_backbone(spec, load_weights=load_weights, **backbone_args)
+            kwargs = {**config.segmenter_kwargs(), **kwargs}
+        else:
+            backbone = load_backbone(preset, load_weights=load_weights, **backbone_args)
+        return cls(backbone, num_classes, **kwargs)
 
     def inference_model(self):
         """Returns the network without its auxiliary heads, with the same weights.
