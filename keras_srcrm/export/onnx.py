@@ -86,15 +86,6 @@ def export_onnx(
     (classes,) = session.run(None, {"images": images_uint8})
     ```
     """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise validation.unsupported_backend_error(
-            "export_onnx",
-            "TensorFlow backend",
-            backend,
-            "onnx",
-            _WHY_NOT.get(backend, ""),
-        )
     if signature not in serving.SIGNATURE_NAMES:
         raise ValueError(
             f"`signature` must be one of {serving.SIGNATURE_NAMES}. "
@@ -109,6 +100,15 @@ def export_onnx(
     _, static_size = serving.check_model(model)
     image_size = serving.resolve_image_size(image_size, static_size)
     destination = atomic.resolve_destination(path, overwrite, "file")
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise validation.unsupported_backend_error(
+            "export_onnx",
+            "TensorFlow backend",
+            backend,
+            "onnx",
+            _WHY_NOT.get(backend, ""),
+        )
     tf = import_optional("tensorflow", "ONNX export")
     tf2onnx = import_optional("tf2onnx", "ONNX export")
     onnx = import_optional("onnx", "ONNX export")

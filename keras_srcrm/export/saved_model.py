@@ -1,5 +1,7 @@
 """Export to a TensorFlow SavedModel that TF Serving loads."""
 
+import warnings
+
 import keras
 
 from keras_srcrm.export import atomic
@@ -108,6 +110,12 @@ def export_saved_model(
     classes = serve(images=tf.zeros((1, 512, 1024, 3), tf.uint8))["classes"]
     ```
     """
+    validation.check_bool("include_probabilities", include_probabilities)
+    validation.check_bool("verbose", verbose)
+    platforms = _check_jax_platforms(jax_platforms)
+    _, static_size = serving.check_model(model)
+    image_size = serving.resolve_image_size(image_size, static_size)
+    destination = atomic.resolve_destination(path, overwrite, "directory")
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         raise validation.unsupported_backend_error(
@@ -117,12 +125,6 @@ def export_saved_model(
             "saved_model",
             _TORCH_REASON if backend == "torch" else "",
         )
-    validation.check_bool("include_probabilities", include_probabilities)
-    validation.check_bool("verbose", verbose)
-    platforms = _check_jax_platforms(jax_platforms)
-    _, static_size = serving.check_model(model)
-    image_size = serving.resolve_image_size(image_size, static_size)
-    destination = atomic.resolve_destination(path, overwrite, "directory")
     tf = import_optional("tensorflow", "SavedModel export")
 
     archive = keras.export.ExportArchive()
@@ -135,16 +137,24 @@ def export_saved_model(
             "with_gradient": False,
             "native_serialization_platforms": platforms,
         }
-    logits_function = archive.add_endpoint(
-        serving.LOGITS,
-        serving.make_logits_function(model, image_size),
-        input_signature=[
-            keras.InputSpec(
-                dtype="float32", shape=serving.IMAGE_SHAPE, name=serving.INPUT_NAME
-            )
-        ],
-        **backend_kwargs,
-    )
+    with warnings.catch_warnings():
+        # Keras 3.15 always passes jax2tf's `native_serialization`, which
+        # recent JAX deprecates (JAX 0.10 still honours it).
+        warnings.filterwarnings(
+            "ignore", message=".*`native_serialization` parameter is deprecated"
+        )
+        logits_function = archive.add_endpoint(
+            serving.LOGITS,
+            serving.make_logits_function(model, image_size),
+            input_signature=[
+                keras.InputSpec(
+                    dtype="float32",
+                    shape=serving.IMAGE_SHAPE,
+                    name=serving.INPUT_NAME,
+                )
+            ],
+            **backend_kwargs,
+        )
     functions = serving.make_serving_functions(
         tf, logits_function, include_probabilities
     )
