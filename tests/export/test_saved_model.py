@@ -324,3 +324,20 @@ def test_default_half_pixel_layers_export(tmp_path, test_images):
         classes = serve(images=tf.constant(images))["classes"].numpy()
         expected = standin.keras_logits(model, images).argmax(axis=-1)
         np.testing.assert_array_equal(classes, expected)
+
+
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="the workaround is for the TensorFlow backend: JAX exports these "
+    "layers at any size (test above), PyTorch exports through TensorFlow",
+)
+def test_fixed_image_size_exports_half_pixel_layers(tmp_path, test_images):
+    import tensorflow as tf
+
+    model = standin.segmenter_standin(align_corners=False)
+    result = export.export_saved_model(model, tmp_path / "1", image_size=FIXED_SIZE)
+    serve = tf.saved_model.load(result.path).signatures["logits"]
+    for images in test_images:
+        logits = serve(images=tf.constant(images, tf.float32))["logits"].numpy()
+        expected = standin.fixed_size_logits(model, images, FIXED_SIZE)
+        np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
