@@ -194,7 +194,7 @@ def make_serving_functions(tf, logits_function, include_probabilities):
         traced once.
     """
 
-    def postprocess(images):
+    def classify(images):
         logits = logits_function(tf.cast(images, tf.float32))["logits"]
         outputs = {"classes": tf.argmax(logits, axis=-1, output_type=tf.int32)}
         if include_probabilities:
@@ -204,7 +204,7 @@ def make_serving_functions(tf, logits_function, include_probabilities):
     functions = {}
     for name, dtype in ((SERVING_DEFAULT, tf.uint8), (SERVE_FLOAT32, tf.float32)):
         function = tf.function(
-            postprocess,
+            classify,
             input_signature=[tf.TensorSpec(IMAGE_SHAPE, dtype, name=INPUT_NAME)],
             autograph=False,
         )

@@ -2,7 +2,10 @@
 
 Usage: `python plain_tf_check.py JOB.json`. The job names the exports, an
 `.npz` of uint8 image batches for each, and where to write the signatures'
-outputs (`.npz`) and a JSON report: the signatures found, every op of the
+outputs (`.npz`) and a JSON report. Every signature is called through
+`tf.saved_model.load`; `serving_default` is also run the way TF Serving runs
+it, in a TF1 `Session` that feeds and fetches the tensor names of its
+SignatureDef. The report lists the signatures found, every op of the
 graph and its function library, which of them TensorFlow's op registry does
 not know, the attributes of `XlaCallModule` ops, and which of `keras` and
 `keras_srcrm` modules got imported. The tests make the assertions.
@@ -27,7 +30,7 @@ from tensorflow.python.framework import op_def_registry  # noqa: E402
 FLOAT_SIGNATURES = ("serve_float32", "logits")
 
 
-def run_signatures(loaded, images_path, outputs_path):
+def run_signatures(loaded, images_path):
     outputs = {}
     with np.load(images_path) as batches:
         for key in batches.files:
@@ -37,7 +40,23 @@ def run_signatures(loaded, images_path, outputs_path):
                 results = signature(images=tf.constant(images, dtype))
                 for output_name, value in results.items():
                     outputs[f"{name}/{output_name}/{key}"] = value.numpy()
-    np.savez(outputs_path, **outputs)
+    return outputs
+
+
+def run_in_session(export_path, images_path):
+    """`serving_default` through a Session, as TF Serving's C++ loader runs it."""
+    outputs = {}
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        meta_graph = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_path)
+        signature = meta_graph.signature_def["serving_default"]
+        feed = signature.inputs["images"].name
+        fetches = {name: info.name for name, info in signature.outputs.items()}
+        with np.load(images_path) as batches:
+            for key in batches.files:
+                results = sess.run(fetches, {feed: batches[key]})
+                for name, value in results.items():
+                    outputs[f"session/serving_default/{name}/{key}"] = value
+    return outputs
 
 
 def graph_report(export_path):
@@ -76,7 +95,9 @@ def main(job_path):
     report = {"exports": []}
     for item in job["exports"]:
         loaded = tf.saved_model.load(item["path"])
-        run_signatures(loaded, item["images"], item["outputs"])
+        outputs = run_signatures(loaded, item["images"])
+        outputs.update(run_in_session(item["path"], item["images"]))
+        np.savez(item["outputs"], **outputs)
         entry = graph_report(item["path"])
         entry["signatures"] = sorted(loaded.signatures.keys())
         report["exports"].append(entry)

@@ -106,6 +106,18 @@ def test_serving_default_matches_keras(
     np.testing.assert_allclose(probabilities, standin.softmax(logits), atol=1e-4)
 
 
+@pytest.mark.parametrize("export_index", [0, 1], ids=["main", "fixed_size"])
+def test_session_run_matches_the_loaded_signature(plain_tf_run, export_index):
+    # TF Serving runs a SignatureDef's tensors in a Session, not tf.function.
+    outputs = plain_tf_run[1][export_index]
+    session_keys = [k for k in outputs if k.startswith("session/")]
+    assert len(session_keys) == 2 * (2 if export_index == 0 else 1)
+    for key in session_keys:
+        np.testing.assert_allclose(
+            outputs[key], outputs[key.removeprefix("session/")], atol=1e-6
+        )
+
+
 @pytest.mark.parametrize("size_index", [0, 1])
 def test_float_signatures_match_keras(
     plain_tf_run, main_export, test_images, size_index
