@@ -26,6 +26,7 @@ def export_saved_model(
     include_probabilities=False,
     image_size=None,
     jax_platforms=("cpu", "cuda"),
+    jax_min_image_size=32,
     verbose=False,
 ):
     """Exports a segmentation model as a SavedModel for TF Serving.
@@ -83,6 +84,13 @@ def export_saved_model(
             for, among `"cpu"`, `"cuda"`, `"rocm"` and `"tpu"`. Defaults to
             `("cpu", "cuda")`. Ignored by the TensorFlow backend, whose graph
             runs anywhere.
+        jax_min_image_size: JAX backend only: the smallest image height and
+            width the export accepts. jax2tf traces the model once for every
+            size, with symbolic height and width, and must prove that each
+            feature map keeps at least one pixel; a backbone with "valid"
+            strided convolutions needs this lower bound for that. Smaller
+            images are refused at run time. Defaults to 32. If the export
+            fails with `InconclusiveDimensionOperation`, raise it.
         verbose: Whether Keras prints the endpoints it wrote. Defaults to
             False.
 
@@ -113,6 +121,15 @@ def export_saved_model(
     validation.check_bool("include_probabilities", include_probabilities)
     validation.check_bool("verbose", verbose)
     platforms = _check_jax_platforms(jax_platforms)
+    if (
+        isinstance(jax_min_image_size, bool)
+        or not isinstance(jax_min_image_size, int)
+        or jax_min_image_size < 1
+    ):
+        raise ValueError(
+            "`jax_min_image_size` must be a positive int. "
+            f"Received: jax_min_image_size={jax_min_image_size!r}"
+        )
     _, static_size = serving.check_model(model)
     image_size = serving.resolve_image_size(image_size, static_size)
     destination = atomic.resolve_destination(path, overwrite, "directory")
@@ -133,9 +150,16 @@ def export_saved_model(
     if backend == "jax":
         # Serving needs no gradients, and the custom gradient jax2tf attaches
         # otherwise makes `tf.saved_model.save` fail unless it is saved too.
+        # Height and width are symbolic; the lower bound lets JAX prove that
+        # strided "valid" convolutions leave every feature map non-empty.
         backend_kwargs["jax2tf_kwargs"] = {
             "with_gradient": False,
             "native_serialization_platforms": platforms,
+            "polymorphic_shapes": ["(batch, height, width, 3)"],
+            "polymorphic_constraints": (
+                f"height >= {jax_min_image_size}",
+                f"width >= {jax_min_image_size}",
+            ),
         }
     with warnings.catch_warnings():
         # Keras 3.15 always passes jax2tf's `native_serialization`, which
@@ -155,9 +179,23 @@ def export_saved_model(
             ],
             **backend_kwargs,
         )
-    functions = serving.make_serving_functions(
-        tf, logits_function, include_probabilities
-    )
+    try:
+        functions = serving.make_serving_functions(
+            tf, logits_function, include_probabilities
+        )
+    except Exception as error:
+        # JAX's shape-polymorphism error (a private class) explains the
+        # symbolic comparison but not which argument of ours settles it.
+        if type(error).__name__ == "InconclusiveDimensionOperation" and hasattr(
+            error, "add_note"
+        ):
+            error.add_note(
+                "keras_srcrm: the JAX export assumes images of at least "
+                f"jax_min_image_size={jax_min_image_size} pixels a side; pass a "
+                "larger `jax_min_image_size`, or export through TensorFlow "
+                "(`export_with_tensorflow_backend`)."
+            )
+        raise
     for name, function in functions.items():
         archive.add_endpoint(name, function)
     functions[serving.LOGITS] = logits_function

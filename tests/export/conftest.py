@@ -41,12 +41,13 @@ def main_export(tmp_path_factory):
 def fixed_size_export(tmp_path_factory):
     """A stand-in built for one input size, exported without probabilities.
 
-    Its export resizes every image to `FIXED_SIZE` and the logits back.
+    Its export resizes every image to `FIXED_SIZE` and the logits back. Its
+    layers use the other corner convention (`align_corners=True`).
 
     Returns:
         `(model, result)`.
     """
-    model = standin.segmenter_standin(input_size=FIXED_SIZE, seed=1)
+    model = standin.segmenter_standin(input_size=FIXED_SIZE, align_corners=True, seed=1)
     path = tmp_path_factory.mktemp("fixed") / "1"
     result = export_function()(model, path)
     return model, result

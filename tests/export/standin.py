@@ -7,14 +7,15 @@ from keras_srcrm.layers import ResizeLike
 from keras_srcrm.layers import SemanticRefinementModule
 
 NUM_CLASSES = 5
-# Two sizes that 32 does not divide, one of them not even by 2.
-IMAGE_SIZES = ((29, 35), (40, 52))
+# Two sizes that 32 does not divide, one of them odd; both at least the JAX
+# export's default `jax_min_image_size` of 32.
+IMAGE_SIZES = ((33, 45), (40, 52))
 
 
 def segmenter_standin(
     num_classes=NUM_CLASSES,
     deep_supervision=False,
-    align_corners=True,
+    align_corners=False,
     input_size=(None, None),
     seed=0,
 ):
@@ -27,12 +28,17 @@ def segmenter_standin(
     SRM's offset predictor, which starts at zero and would make the warp an
     identity), so the exported graph must really warp to match Keras.
 
+    The first conv is "valid", as in the stems of MobileNet or EfficientNet:
+    its output size `(H - 3) // 2 + 1` is what makes the JAX export need a
+    lower bound on the image size.
+
     Args:
         num_classes: Number of classes of the logits.
         deep_supervision: Whether the model returns a dict
             `{"segmentation", "aux_1"}` as the library's models with auxiliary
             heads do.
-        align_corners: Corner convention of the SRM and the final resize.
+        align_corners: Corner convention of the SRM and the final resize;
+            False (half-pixel) by default, as in the library's layers.
         input_size: `(height, width)` of the input, None for any.
         seed: Seed of the random weights.
 
@@ -41,7 +47,7 @@ def segmenter_standin(
     """
     images = keras.Input((*input_size, 3), name="images")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(images)
-    fine = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    fine = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
     coarse = keras.layers.Conv2D(12, 3, strides=2, padding="same", activation="relu")(
         fine
     )

@@ -15,7 +15,6 @@ from keras_srcrm import export
 from tests.export import standin
 from tests.export.conftest import FIXED_SIZE
 from tests.export.conftest import IN_PROCESS
-from tests.export.conftest import export_function
 
 BACKEND = keras.backend.backend()
 HERE = Path(__file__).resolve().parent
@@ -276,6 +275,7 @@ def _softmax_model():
         (standin.segmenter_standin, {"image_size": 32}, "image_size=32"),
         (standin.segmenter_standin, {"include_probabilities": 1}, "must be a bool"),
         (standin.segmenter_standin, {"jax_platforms": ("gpu",)}, "jax_platforms"),
+        (standin.segmenter_standin, {"jax_min_image_size": 0}, "size=0"),
         (standin.segmenter_standin, {"overwrite": "yes"}, "overwrite='yes'"),
         (
             lambda: standin.segmenter_standin(input_size=(32, 40)),
@@ -313,43 +313,25 @@ def test_torch_backend_points_to_the_tensorflow_path(tmp_path):
 
 
 @pytest.mark.skipif(
-    BACKEND == "torch",
-    reason="PyTorch exports through the TensorFlow subprocess, where the "
-    "tensorflow run of this test already shows the outcome",
+    BACKEND != "jax",
+    reason="only jax2tf traces with symbolic image sizes, which need a bound",
 )
-@pytest.mark.xfail(
-    BACKEND == "tensorflow",
-    raises=TypeError,
-    strict=True,
-    reason="keras_srcrm.ops.resize_bilinear(align_corners=False) passes a "
-    "run-time size to keras.ops.image.resize, whose `size[0] <= 0` check "
-    "needs a Python bool inside a TensorFlow graph (OperatorNotAllowedInGraph"
-    "Error); the SRM, CRM and ResizeLike defaults use that path",
-)
-def test_default_half_pixel_layers_export(tmp_path, test_images):
-    import tensorflow as tf
-
-    model = standin.segmenter_standin(align_corners=False)
-    result = export_function()(model, tmp_path / "1")
-    serve = tf.saved_model.load(result.path).signatures["serving_default"]
-    for images in test_images:
-        classes = serve(images=tf.constant(images))["classes"].numpy()
-        expected = standin.keras_logits(model, images).argmax(axis=-1)
-        np.testing.assert_array_equal(classes, expected)
+def test_jax_needs_a_lower_bound_on_the_image_size(tmp_path):
+    model = standin.segmenter_standin()
+    with pytest.raises(Exception, match="inconclusive") as error:
+        export.export_saved_model(model, tmp_path / "1", jax_min_image_size=1)
+    assert "larger `jax_min_image_size`" in "".join(error.value.__notes__)
+    assert not (tmp_path / "1").exists()
 
 
 @pytest.mark.skipif(
-    BACKEND != "tensorflow",
-    reason="the workaround is for the TensorFlow backend: JAX exports these "
-    "layers at any size (test above), PyTorch exports through TensorFlow",
+    BACKEND != "jax",
+    reason="only the JAX export has a minimum image size (TensorFlow graphs "
+    "take any size their ops accept)",
 )
-def test_fixed_image_size_exports_half_pixel_layers(tmp_path, test_images):
+def test_jax_export_refuses_images_below_the_minimum(main_export):
     import tensorflow as tf
 
-    model = standin.segmenter_standin(align_corners=False)
-    result = export.export_saved_model(model, tmp_path / "1", image_size=FIXED_SIZE)
-    serve = tf.saved_model.load(result.path).signatures["logits"]
-    for images in test_images:
-        logits = serve(images=tf.constant(images, tf.float32))["logits"].numpy()
-        expected = standin.fixed_size_logits(model, images, FIXED_SIZE)
-        np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    serve = tf.saved_model.load(main_export[1].path).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve(images=tf.zeros((1, 16, 40, 3), tf.uint8))
