@@ -6,6 +6,7 @@ KerasCV / KerasHub import them when they are used, not here.
 """
 
 from keras_srcrm import data
+from keras_srcrm import export
 from keras_srcrm import layers
 from keras_srcrm import losses
 from keras_srcrm import metrics
@@ -17,6 +18,7 @@ from keras_srcrm.version import __version__
 __all__ = [
     "__version__",
     "data",
+    "export",
     "layers",
     "losses",
     "metrics",

@@ -44,7 +44,9 @@ def check_input_list(layer, input_shape, names):
 
 def check_batch_sizes(layer, input_shape, names):
     """Raises a ValueError if the known batch sizes of the inputs differ."""
-    known = {n: s[0] for n, s in zip(names, input_shape) if s[0] is not None}
+    # Only Python ints are compared: under tracing (e.g. torch.export) a
+    # dimension can be a symbolic value that equality cannot decide.
+    known = {n: s[0] for n, s in zip(names, input_shape) if isinstance(s[0], int)}
     if len(set(known.values())) > 1:
         raise ValueError(
             f"{layer.__class__.__name__} expects inputs with the same batch size."

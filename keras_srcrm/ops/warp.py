@@ -126,6 +126,7 @@ def _unnormalize(coords, size, align_corners):
     return ((coords + 1.0) * size - 1.0) / 2.0
 
 
+@keras.saving.register_keras_serializable(package="keras_srcrm")
 class FlowWarp(keras.Operation):
     """Operation behind `flow_warp`, for symbolic (functional-API) calls."""
 
@@ -147,6 +148,7 @@ class FlowWarp(keras.Operation):
         )
 
 
+@keras.saving.register_keras_serializable(package="keras_srcrm")
 class GridSample(keras.Operation):
     """Operation behind `grid_sample`, for symbolic (functional-API) calls."""
 

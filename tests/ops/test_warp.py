@@ -545,6 +545,31 @@ class TestSymbolicAndCompiled:
                 to_numpy(model([f, fl])), to_numpy(flow_warp(f, fl)), atol=1e-6
             )
 
+    def test_functional_model_with_the_ops_round_trips(self, rng, tmp_path):
+        features = keras.Input((None, None, 3))
+        flow = keras.Input((None, None, 2))
+        grid = keras.Input((4, 5, 2))
+        model = keras.Model(
+            [features, flow, grid],
+            [
+                flow_warp(
+                    features, flow, padding_mode="reflection", align_corners=True
+                ),
+                grid_sample(features, grid, padding_mode="border"),
+            ],
+        )
+        inputs = [
+            rng.standard_normal((2, 6, 7, 3)).astype("float32"),
+            rng.uniform(-2, 2, (2, 6, 7, 2)).astype("float32"),
+            rng.uniform(-1, 1, (2, 4, 5, 2)).astype("float32"),
+        ]
+        model.save(tmp_path / "ops.keras")
+        restored = keras.saving.load_model(tmp_path / "ops.keras")
+        for a, b in zip(
+            model.predict(inputs, verbose=0), restored.predict(inputs, verbose=0)
+        ):
+            np.testing.assert_array_equal(a, b)
+
     def test_jit_compiled_matches_eager(self, rng):
         backend = keras.backend.backend()
         f = rng.standard_normal((2, 6, 5, 3), np.float32)
