@@ -159,7 +159,7 @@ BACKBONE_CONFIGS = {
             # `get_config()`, so a saved model comes back with 1280.
         },
         _DYNAMIC,
-        "Test-sized KerasHub EfficientNet (0.06M parameters, most of them in "
+        "Test-sized KerasHub EfficientNet (0.05M parameters, most of them in "
         "the 1280-channel top).",
     ),
     "cv_resnet_v2_mini": BackboneConfig(
