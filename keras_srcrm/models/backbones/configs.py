@@ -1,5 +1,6 @@
 """Named backbone configurations that build offline, with random weights."""
 
+import copy
 import dataclasses
 
 from keras_srcrm.models.backbones import keras_cv_family
@@ -149,7 +150,7 @@ BACKBONE_CONFIGS = {
             "stackwise_input_filters": [8, 8, 16, 16, 24],
             "stackwise_output_filters": [8, 16, 16, 24, 32],
             "stackwise_expansion_ratios": [1, 2, 2, 2, 2],
-            "stackwise_squeeze_and_excite_ratios": [0.25] * 5,
+            "stackwise_squeeze_and_excite_ratios": [0.0] * 5,
             "stackwise_strides": [1, 2, 2, 2, 2],
             "stackwise_block_types": ["v1"] * 5,
             "stackwise_force_input_filters": [0] * 5,
@@ -158,7 +159,7 @@ BACKBONE_CONFIGS = {
             # `get_config()`, so a saved model comes back with 1280.
         },
         _DYNAMIC,
-        "Test-sized KerasHub EfficientNet (0.06M parameters, most of them in "
+        "Test-sized KerasHub EfficientNet (0.05M parameters, most of them in "
         "the 1280-channel top).",
     ),
     "cv_resnet_v2_mini": BackboneConfig(
@@ -273,9 +274,10 @@ def backbone_from_config(name, input_shape=None):
     config = BACKBONE_CONFIGS[name]
     input_shape = tuple(config.input_shape if input_shape is None else input_shape)
     check_input_shape(input_shape, config.class_name, config.library)
+    kwargs = copy.deepcopy(config.kwargs)  # Backbones keep their list arguments.
     if config.library == "keras_hub":
         cls = getattr(keras_hub_family.import_keras_hub().models, config.class_name)
         shape_argument = keras_hub_family.shape_argument(cls)
-        return cls(**config.kwargs, **{shape_argument: input_shape})
+        return cls(**kwargs, **{shape_argument: input_shape})
     models = keras_cv_family.import_keras_cv().models
-    return getattr(models, config.class_name)(**config.kwargs, input_shape=input_shape)
+    return getattr(models, config.class_name)(**kwargs, input_shape=input_shape)

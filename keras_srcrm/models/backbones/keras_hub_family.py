@@ -11,9 +11,9 @@ from keras_srcrm.utils import import_optional
 
 NAME = "keras_hub"
 
-# ImageNet statistics, which the KerasHub ResNet, CSPNet, DenseNet and
-# EfficientNet presets (converted from timm) and the MiT presets (converted
-# from Hugging Face SegFormer) put in their image converters.
+# ImageNet statistics, which the image converters of all KerasHub ResNet,
+# CSPNet and DenseNet presets (converted from timm and PaddleClas), the MiT
+# presets (from Hugging Face SegFormer) and most EfficientNet presets hold.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
