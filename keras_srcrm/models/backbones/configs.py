@@ -41,6 +41,15 @@ _RESNET18_HUB = {
     "use_pre_activation": False,
 }
 
+_RESNET_BOTTLENECK_HUB = {
+    "input_conv_filters": [64],
+    "input_conv_kernel_sizes": [7],
+    "stackwise_num_filters": [64, 128, 256, 512],
+    "stackwise_num_strides": [1, 2, 2, 2],
+    "block_type": "bottleneck_block",
+    "use_pre_activation": False,
+}
+
 BACKBONE_CONFIGS = {
     "hub_resnet18": BackboneConfig(
         "keras_hub",
@@ -49,6 +58,22 @@ BACKBONE_CONFIGS = {
         _DYNAMIC,
         "ResNet-18, the architecture of the KerasHub preset "
         "`resnet_18_imagenet` (11.2M parameters).",
+    ),
+    "hub_resnet50": BackboneConfig(
+        "keras_hub",
+        "ResNetBackbone",
+        {**_RESNET_BOTTLENECK_HUB, "stackwise_num_blocks": [3, 4, 6, 3]},
+        _DYNAMIC,
+        "ResNet-50, the architecture of the KerasHub preset "
+        "`resnet_50_imagenet` (23.5M parameters).",
+    ),
+    "hub_resnet101": BackboneConfig(
+        "keras_hub",
+        "ResNetBackbone",
+        {**_RESNET_BOTTLENECK_HUB, "stackwise_num_blocks": [3, 4, 23, 3]},
+        _DYNAMIC,
+        "ResNet-101, the architecture of the KerasHub preset "
+        "`resnet_101_imagenet` (42.5M parameters).",
     ),
     "cv_resnet18": BackboneConfig(
         "keras_cv",
