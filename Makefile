@@ -24,7 +24,7 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 
 ## The main job on the built-in synthetic data.
 demo: $(INSTALLED)
-	$(BIN)/python examples/quickstart.py --output-dir $(DEMO_DIR)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/keras-srcrm demo --output-dir $(DEMO_DIR) --overwrite
 
 ## The whole test suite: lint, docs, and pytest once per backend.
 test: lint docs pytest-all

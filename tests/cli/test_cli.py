@@ -1,0 +1,175 @@
+"""The `keras-srcrm` command line, end to end on tiny synthetic runs."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_srcrm.cli import build_parser
+from keras_srcrm.cli import main
+
+COMMANDS = ("train", "evaluate", "predict", "export", "benchmark", "demo")
+
+# A tiny SRM + CRM model and run: test-sized backbone, 32x32 scenes.
+TINY_TRAIN = [
+    "--model", "hub_resnet_mini",
+    "--decoder-filters", "8",
+    "--synthetic-size", "32",
+    "--synthetic-samples", "8",
+    "--val-samples", "2",
+    "--crop-size", "32",
+    "--batch-size", "2",
+    "--epochs", "2",
+    "--steps-per-epoch", "2",
+    "--verbose", "0",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: keras-srcrm {command}" in capsys.readouterr().out
+
+
+def test_console_script_entry_point():
+    """`python -m keras_srcrm` is the installed `keras-srcrm` command."""
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_srcrm", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith("keras-srcrm ")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny training run that the other commands read."""
+    output_dir = tmp_path_factory.mktemp("train")
+    assert main(["train", *TINY_TRAIN, "--output-dir", str(output_dir)]) == 0
+    return output_dir
+
+
+def test_train_writes_model_checkpoints_and_run_info(trained):
+    assert (trained / "model.keras").is_file()
+    assert (trained / "best.keras").is_file() or (trained / "last.keras").is_file()
+    info = json.loads((trained / "run.json").read_text())
+    assert info["num_classes"] == 7
+    assert info["backend"] == keras.backend.backend()
+    assert np.isfinite(info["final_metrics"]["loss"])
+    assert 0.0 <= info["final_metrics"]["val_mean_iou"] <= 1.0
+    model = keras.saving.load_model(trained / "model.keras")
+    assert model.output_shape[-1] == 7
+
+
+def test_train_refuses_to_replace_a_finished_run(trained, capsys):
+    status = main(["train", *TINY_TRAIN, "--output-dir", str(trained)])
+    assert status == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_evaluate_scores_and_writes_json(trained, tmp_path, capsys):
+    output = tmp_path / "scores.json"
+    argv = ["evaluate", str(trained), "--synthetic-size", "32", "--max-images", "2"]
+    assert main([*argv, "--output", str(output)]) == 0
+    scores = json.loads(output.read_text())
+    assert scores["images"] == 2
+    assert 0.0 <= scores["mean_iou"] <= 1.0
+    assert len(scores["per_class_iou"]) == len(scores["class_names"]) == 7
+    assert "mIoU" in capsys.readouterr().out
+    # The scores file is the user's: kept unless --overwrite.
+    assert main([*argv, "--output", str(output)]) == 2
+    assert main([*argv, "--output", str(output), "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    "mode_args",
+    [
+        ["--mode", "sliding", "--tile-size", "24", "--stride", "16"],
+        ["--mode", "multiscale", "--scales", "0.75", "1.0"],
+    ],
+)
+def test_evaluate_inference_modes(trained, tmp_path, mode_args):
+    output = tmp_path / "scores.json"
+    argv = ["evaluate", str(trained), "--synthetic-size", "32", "--max-images", "1"]
+    assert main([*argv, *mode_args, "--output", str(output)]) == 0
+    assert json.loads(output.read_text())["mode"] == mode_args[1]
+
+
+def test_predict_writes_pngs(trained, tmp_path):
+    from PIL import Image
+
+    image_path = tmp_path / "scene.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (27, 41, 3), dtype=np.uint8)).save(image_path)
+    output_dir = tmp_path / "out"
+    argv = ["predict", str(trained), str(image_path), "--output-dir", str(output_dir)]
+    assert main(argv) == 0
+    labels = np.asarray(Image.open(output_dir / "scene_labels.png"))
+    overlay = np.asarray(Image.open(output_dir / "scene_overlay.png"))
+    assert labels.shape == (27, 41) and labels.max() < 7
+    assert overlay.shape == (27, 41, 3)
+    assert np.asarray(Image.open(output_dir / "scene_color.png")).shape == (27, 41, 3)
+    # Existing outputs are kept unless --overwrite.
+    assert main(argv) == 2
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_predict_without_images_uses_a_synthetic_scene(trained, tmp_path):
+    output_dir = tmp_path / "out"
+    argv = ["predict", str(trained), "--synthetic-size", "40"]
+    assert main([*argv, "--output-dir", str(output_dir)]) == 0
+    assert sorted(p.name for p in output_dir.iterdir()) == [
+        "synthetic_0_color.png",
+        "synthetic_0_labels.png",
+        "synthetic_0_overlay.png",
+    ]
+
+
+def test_export_saved_model(trained, tmp_path, capsys):
+    path = tmp_path / "saved_model"
+    assert main(["export", str(trained), str(path)]) == 0
+    assert (path / "saved_model.pb").is_file()
+    assert "serving_default" in capsys.readouterr().out
+    assert main(["export", str(trained), str(path)]) == 2
+
+
+def test_benchmark_reports_params_and_gmacs(capsys):
+    argv = ["benchmark", "--model", "hub_resnet_mini", "--num-classes", "3"]
+    argv += ["--image-size", "64", "64", "--steps", "1", "--train", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["params_m"] > 0 and report["gmacs"] > 0
+    assert report["predict_images_per_s"] > 0 and report["train_images_per_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "missing_dir"], "No model at"),
+        (["predict", "missing_dir", "missing.png"], "No image file"),
+        (["train", "--crop-size", "4"], "--crop-size"),
+        (["train", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "--dataset", "cityscapes"], "--data-dir"),
+        (["train", "--dataset", "folder"], "--num-classes"),
+        (["benchmark", "--image-size", "16", "16"], "--image-size"),
+    ],
+)
+def test_usage_errors_are_one_clear_line(argv, message, capsys, tmp_path):
+    argv = [a.replace("missing", str(tmp_path / "missing")) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_demo_refuses_to_replace_an_earlier_demo(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text("{}")
+    assert main(["demo", "--output-dir", str(tmp_path)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "metrics.json").read_text() == "{}"
