@@ -35,7 +35,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODELS = {}
-DEFAULT_MODELS = ("resnet50", "mobilenetv3_large")
+DEFAULT_MODELS = (
+    "resnet50",
+    "srcrm_lite",
+    "srcrm_resnet18",
+    "srcrm_resnet50",
+    "srcrm_resnet101",
+    "fpn_resnet18",
+)
 DEFAULT_INPUT_SHAPE = (1, 1024, 2048, 3)
 
 
@@ -69,6 +76,28 @@ def build_mobilenetv3_large(image_shape):
     return keras.applications.MobileNetV3Large(
         weights=None, include_top=False, input_shape=image_shape
     )
+
+
+def _register_segmenter_presets():
+    """Every named segmenter configuration, with random weights (19 classes)."""
+    from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
+
+    def builder_of(preset_name):
+        def build(image_shape):
+            from keras_srcrm.models import SRCRMSegmenter
+
+            return SRCRMSegmenter.from_preset(
+                preset_name, 19, load_weights=False, input_shape=image_shape
+            )
+
+        build.__doc__ = SEGMENTER_PRESETS[preset_name].description
+        return build
+
+    for preset_name in SEGMENTER_PRESETS:
+        register(preset_name)(builder_of(preset_name))
+
+
+_register_segmenter_presets()
 
 
 def measure(name, input_shape, include_sampling=True):
