@@ -11,10 +11,10 @@ arrays unless `return_numpy=False`.
 NumPy and zlib only.
 """
 
+from keras_srcrm.inference.modes import segment
 from keras_srcrm.inference.multiscale import DEFAULT_SCALES
 from keras_srcrm.inference.multiscale import predict_multiscale
 from keras_srcrm.inference.png import encode_png
-from keras_srcrm.inference.segment import segment
 from keras_srcrm.inference.sliding import predict_sliding_window
 from keras_srcrm.inference.sliding import tile_starts
 from keras_srcrm.inference.visualize import CITYSCAPES_PALETTE

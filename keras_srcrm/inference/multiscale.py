@@ -9,6 +9,7 @@ from keras_srcrm.inference.whole import predict_whole
 from keras_srcrm.ops.resize import resize_bilinear
 
 DEFAULT_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
+"""The scales of `predict_multiscale`: mmsegmentation's Cityscapes set."""
 
 
 def scaled_size(height, width, scale):

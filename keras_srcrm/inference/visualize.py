@@ -9,7 +9,6 @@ from keras import ops
 
 from keras_srcrm.inference.png import encode_png
 
-# The train-id colours of cityscapesScripts' `labels.py`, road to bicycle.
 CITYSCAPES_PALETTE = (
     (128, 64, 128),
     (244, 35, 232),
@@ -31,6 +30,7 @@ CITYSCAPES_PALETTE = (
     (0, 0, 230),
     (119, 11, 32),
 )
+"""RGB colours of the 19 Cityscapes train ids, from cityscapesScripts."""
 
 _GOLDEN_RATIO = 0.618033988749895
 
