@@ -7,6 +7,7 @@ KerasCV / KerasHub import them when they are used, not here.
 
 from keras_srcrm import data
 from keras_srcrm import export
+from keras_srcrm import inference
 from keras_srcrm import layers
 from keras_srcrm import losses
 from keras_srcrm import metrics
@@ -19,6 +20,7 @@ __all__ = [
     "__version__",
     "data",
     "export",
+    "inference",
     "layers",
     "losses",
     "metrics",

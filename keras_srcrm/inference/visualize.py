@@ -1,0 +1,210 @@
+"""Colour maps of class ids, overlays on images, and PNG files."""
+
+import colorsys
+import os
+from pathlib import Path
+
+import numpy as np
+from keras import ops
+
+from keras_srcrm.inference.png import encode_png
+
+CITYSCAPES_PALETTE = (
+    (128, 64, 128),
+    (244, 35, 232),
+    (70, 70, 70),
+    (102, 102, 156),
+    (190, 153, 153),
+    (153, 153, 153),
+    (250, 170, 30),
+    (220, 220, 0),
+    (107, 142, 35),
+    (152, 251, 152),
+    (70, 130, 180),
+    (220, 20, 60),
+    (255, 0, 0),
+    (0, 0, 142),
+    (0, 0, 70),
+    (0, 60, 100),
+    (0, 80, 100),
+    (0, 0, 230),
+    (119, 11, 32),
+)
+"""RGB colours of the 19 Cityscapes train ids, from cityscapesScripts."""
+
+_GOLDEN_RATIO = 0.618033988749895
+
+
+def default_palette(num_classes):
+    """Colours for `num_classes` classes: uint8 `(num_classes, 3)`.
+
+    The first 19 are Cityscapes' (so Cityscapes predictions look as usual);
+    class `k >= 19` gets a deterministic colour: hue `k` times the golden
+    ratio (mod 1), which spreads consecutive classes around the colour wheel,
+    with saturation and value cycling through three levels.
+
+    Args:
+        num_classes: Number of colours, at least 0.
+
+    Returns:
+        uint8 array `(num_classes, 3)`.
+
+    Example:
+
+    >>> default_palette(20)[0].tolist()
+    [128, 64, 128]
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise ValueError(
+            f"`num_classes` must be an int. Received: num_classes={num_classes!r}"
+        )
+    if num_classes < 0:
+        raise ValueError(
+            f"`num_classes` must be >= 0. Received: num_classes={num_classes}"
+        )
+    colours = list(CITYSCAPES_PALETTE[:num_classes])
+    for k in range(len(CITYSCAPES_PALETTE), num_classes):
+        hue = (k * _GOLDEN_RATIO) % 1.0
+        saturation = (0.55, 0.75, 0.95)[k % 3]
+        value = (0.95, 0.75, 0.55)[(k // 3) % 3]
+        rgb = colorsys.hsv_to_rgb(hue, saturation, value)
+        colours.append(tuple(int(round(255 * c)) for c in rgb))
+    return np.asarray(colours, dtype=np.uint8).reshape(num_classes, 3)
+
+
+def _to_numpy(value):
+    return value if isinstance(value, np.ndarray) else ops.convert_to_numpy(value)
+
+
+def colorize(class_map, palette=None):
+    """Colours a map of class ids.
+
+    Args:
+        class_map: Integer class ids, `(H, W)` or `(B, H, W)`: a NumPy array
+            or a backend tensor. Ids must be >= 0.
+        palette: None (the default) for `default_palette`, long enough for
+            the largest id, or a sequence of RGB colours `(N, 3)` in
+            `[0, 255]` with `N` greater than every id.
+
+    Returns:
+        uint8 RGB array, the shape of `class_map` plus a last axis of 3.
+
+    Example:
+
+    >>> colorize(np.array([[0, 1]])).tolist()
+    [[[128, 64, 128], [244, 35, 232]]]
+    """
+    class_map = _to_numpy(class_map)
+    if not np.issubdtype(class_map.dtype, np.integer):
+        raise ValueError(
+            "`class_map` must hold integer class ids. "
+            f"Received: class_map.dtype={class_map.dtype}"
+        )
+    if class_map.size == 0:
+        largest = -1
+    else:
+        if class_map.min() < 0:
+            raise ValueError(
+                "`class_map` ids must be >= 0. "
+                f"Received: a class id of {int(class_map.min())}"
+            )
+        largest = int(class_map.max())
+    if palette is None:
+        palette = default_palette(max(largest + 1, len(CITYSCAPES_PALETTE)))
+    else:
+        palette = np.asarray(palette)
+        if palette.ndim != 2 or palette.shape[1] != 3:
+            raise ValueError(
+                "`palette` must be a sequence of RGB colours, shape (N, 3). "
+                f"Received: palette.shape={palette.shape}"
+            )
+        if palette.size and (palette.min() < 0 or palette.max() > 255):
+            raise ValueError("`palette` colours must be in [0, 255].")
+        if largest >= len(palette):
+            raise ValueError(
+                f"`palette` has {len(palette)} colours, too few for class id "
+                f"{largest} in `class_map`."
+            )
+        palette = palette.astype(np.uint8)
+    return palette[class_map]
+
+
+def overlay(image, class_map, alpha=0.5, palette=None):
+    """Blends the colours of a class map over an image.
+
+    Each pixel is `(1 - alpha) * image + alpha * colour`, rounded to uint8.
+
+    Args:
+        image: RGB image(s) `(H, W, 3)` or `(B, H, W, 3)` in `[0, 255]`, any
+            real dtype (values are clipped to that range).
+        class_map: Class ids `(H, W)` or `(B, H, W)` matching `image`.
+        alpha: Opacity of the colours, from 0 (the image) to 1 (the colours).
+            Defaults to 0.5.
+        palette: See `colorize`.
+
+    Returns:
+        uint8 RGB array with the shape of `image`.
+
+    Example:
+
+    ```python
+    classes = segment(model, images)
+    blended = overlay(images[0], classes[0], alpha=0.6)
+    save_png("prediction.png", blended)
+    ```
+    """
+    image = _to_numpy(image)
+    class_map = _to_numpy(class_map)
+    if image.ndim not in (3, 4) or image.shape[-1] != 3:
+        raise ValueError(
+            "`image` must be (H, W, 3) or (B, H, W, 3). "
+            f"Received: image.shape={image.shape}"
+        )
+    if class_map.shape != image.shape[:-1]:
+        raise ValueError(
+            "`class_map` must have the shape of `image` without its channel "
+            f"axis. Received: class_map.shape={class_map.shape} with "
+            f"image.shape={image.shape}"
+        )
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}")
+    colours = colorize(class_map, palette).astype(np.float32)
+    pixels = np.clip(image.astype(np.float32), 0.0, 255.0)
+    blended = (1.0 - alpha) * pixels + alpha * colours
+    return np.rint(blended).astype(np.uint8)
+
+
+def save_png(path, array, *, overwrite=False):
+    """Writes an 8-bit image to a PNG file, without any imaging library.
+
+    Args:
+        path: File path (str or path-like). Missing parent folders are
+            created.
+        array: uint8 `(H, W)`, `(H, W, 3)` or `(H, W, 4)` array, e.g. from
+            `colorize` or `overlay`, or a NumPy array of class ids cast to
+            uint8 (ids below 256).
+        overwrite: Whether to replace an existing file. Defaults to False:
+            an existing file raises a `ValueError`.
+
+    Returns:
+        The `pathlib.Path` written.
+
+    Example:
+
+    ```python
+    save_png("runs/prediction.png", colorize(classes[0]))
+    ```
+    """
+    path = Path(os.fspath(path))
+    data = encode_png(_to_numpy(array))
+    if path.exists() and not overwrite:
+        raise ValueError(f"{str(path)!r} exists; pass `overwrite=True` to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "wb" if overwrite else "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        raise ValueError(
+            f"{str(path)!r} exists; pass `overwrite=True` to replace it."
+        ) from None
+    return path
