@@ -69,5 +69,6 @@ def predict(model, images, args, output="probabilities"):
         scales=tuple(args.scales),
         flip=not args.no_flip,
         tile_size=tile_size,
+        stride=_pair(args.stride, "--stride"),
         output=output,
     )
