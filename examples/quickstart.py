@@ -76,9 +76,13 @@ def main():
     print(f"val mIoU: {100 * float(mean_iou.result()):.1f}")
 
     # 5. Export a SavedModel that TF Serving loads (uint8 images -> class map).
-    result = keras_srcrm.export.export_saved_model(
-        model, output_dir / "saved_model", overwrite=args.overwrite
+    # PyTorch cannot trace a TensorFlow graph: re-load the model under TF.
+    export = (
+        keras_srcrm.export.export_with_tensorflow_backend
+        if keras.backend.backend() == "torch"
+        else keras_srcrm.export.export_saved_model
     )
+    result = export(model, output_dir / "saved_model", overwrite=args.overwrite)
     print(result.summary())
 
     # 6. Predict one test scene and write a colour overlay.
