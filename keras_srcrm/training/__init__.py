@@ -5,8 +5,12 @@ imports; TensorFlow is imported only by the functions that need it on the
 TensorFlow backend.
 """
 
+from keras_srcrm.training.optimizers import NO_WEIGHT_DECAY_NAMES
+from keras_srcrm.training.optimizers import build_optimizer
 from keras_srcrm.training.schedules import PolynomialDecayWithWarmup
 
 __all__ = [
+    "NO_WEIGHT_DECAY_NAMES",
     "PolynomialDecayWithWarmup",
+    "build_optimizer",
 ]
