@@ -5,6 +5,7 @@ imports; TensorFlow is imported only by the functions that need it on the
 TensorFlow backend.
 """
 
+from keras_srcrm.training.callbacks import training_callbacks
 from keras_srcrm.training.optimizers import NO_WEIGHT_DECAY_NAMES
 from keras_srcrm.training.optimizers import build_optimizer
 from keras_srcrm.training.schedules import PolynomialDecayWithWarmup
@@ -13,4 +14,5 @@ __all__ = [
     "NO_WEIGHT_DECAY_NAMES",
     "PolynomialDecayWithWarmup",
     "build_optimizer",
+    "training_callbacks",
 ]
