@@ -94,7 +94,7 @@ def run(args):
     report = {
         "model": args.model,
         "backend": keras.backend.backend(),
-        "params_m": round(count_params(model) / 1e6, 3),
+        "params_m": round(count_params(model).total / 1e6, 3),
         "image_size": [height, width],
         "gmacs": round(flops.gmacs, 2),
     }

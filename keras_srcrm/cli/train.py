@@ -235,6 +235,7 @@ def run(args):
         steps_per_epoch=args.steps_per_epoch,
         validation_data=validation,
         callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles
         verbose=args.verbose,
     )
     seconds = time.time() - start

@@ -13,14 +13,15 @@ from keras_srcrm.cli import main
 
 COMMANDS = ("train", "evaluate", "predict", "export", "benchmark", "demo")
 
-# A tiny SRM + CRM model and run: test-sized backbone, 32x32 scenes.
+# A tiny SRM + CRM model and run: test-sized backbone, 48x48 scenes (the
+# stride-32 level is 2x2, so the attention has more than one position).
 TINY_TRAIN = [
     "--model", "hub_resnet_mini",
     "--decoder-filters", "8",
-    "--synthetic-size", "32",
+    "--synthetic-size", "48",
     "--synthetic-samples", "8",
     "--val-samples", "2",
-    "--crop-size", "32",
+    "--crop-size", "48",
     "--batch-size", "2",
     "--epochs", "2",
     "--steps-per-epoch", "2",
@@ -75,7 +76,7 @@ def test_train_refuses_to_replace_a_finished_run(trained, capsys):
 
 def test_evaluate_scores_and_writes_json(trained, tmp_path, capsys):
     output = tmp_path / "scores.json"
-    argv = ["evaluate", str(trained), "--synthetic-size", "32", "--max-images", "2"]
+    argv = ["evaluate", str(trained), "--synthetic-size", "48", "--max-images", "2"]
     assert main([*argv, "--output", str(output)]) == 0
     scores = json.loads(output.read_text())
     assert scores["images"] == 2
@@ -90,13 +91,13 @@ def test_evaluate_scores_and_writes_json(trained, tmp_path, capsys):
 @pytest.mark.parametrize(
     "mode_args",
     [
-        ["--mode", "sliding", "--tile-size", "24", "--stride", "16"],
+        ["--mode", "sliding", "--tile-size", "40", "--stride", "24"],
         ["--mode", "multiscale", "--scales", "0.75", "1.0"],
     ],
 )
 def test_evaluate_inference_modes(trained, tmp_path, mode_args):
     output = tmp_path / "scores.json"
-    argv = ["evaluate", str(trained), "--synthetic-size", "32", "--max-images", "1"]
+    argv = ["evaluate", str(trained), "--synthetic-size", "48", "--max-images", "1"]
     assert main([*argv, *mode_args, "--output", str(output)]) == 0
     assert json.loads(output.read_text())["mode"] == mode_args[1]
 
