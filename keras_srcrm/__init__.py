@@ -13,6 +13,7 @@ from keras_srcrm import losses
 from keras_srcrm import metrics
 from keras_srcrm import models
 from keras_srcrm import ops
+from keras_srcrm import training
 from keras_srcrm import utils
 from keras_srcrm.version import __version__
 
@@ -26,5 +27,6 @@ __all__ = [
     "metrics",
     "models",
     "ops",
+    "training",
     "utils",
 ]

@@ -54,8 +54,13 @@ def data_parallel_scope(devices=None):
     replicas under `tf.distribute` as Keras's losses do, and OHEM's
     `ohem_min_kept` counts pixels per replica there.
 
-    `jit_compile=True` works in both: XLA compiles the whole sharded step on
-    JAX, and the per-replica step under `MirroredStrategy` on TensorFlow.
+    **XLA.** On JAX, `jit_compile=True` compiles the whole sharded step. On
+    TensorFlow it does not work under `MirroredStrategy`: Keras compiles the
+    replicated step as one XLA cluster, which runs on one device and cannot
+    read the variables on the others ("Trying to access resource ...
+    located in device CPU:1 from device CPU:0"). `compile_segmenter` with
+    `jit_compile="auto"` therefore compiles without XLA there, and refuses
+    `jit_compile=True`.
 
     **torch.** Keras 3's torch backend does not implement
     `keras.distribution`, and `model.fit` runs on one device. Use one

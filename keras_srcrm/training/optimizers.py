@@ -26,8 +26,9 @@ def _check_positive(value, name):
 
 
 def _exact_name_pattern(name):
-    # "bias" on JAX/torch, "model/layer/bias:0" on TensorFlow.
-    return rf"(?:^|/){re.escape(name)}(?::\d+)?$"
+    # "bias" on JAX/torch, "model/layer/bias:0" on TensorFlow, and
+    # "model/layer/bias/replica_1:0" for the copies of a MirroredVariable.
+    return rf"(?:^|/){re.escape(name)}(?:/replica_\d+)?(?::\d+)?$"
 
 
 def build_optimizer(

@@ -116,3 +116,21 @@ def test_no_weight_decay_by_default_for_sgd():
 def test_invalid_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`.*Received: {argument}="):
         build_optimizer(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "variable_name, excluded",
+    [
+        ("bias", True),  # a variable's name on JAX and torch
+        ("model/dense/bias:0", True),  # the tf.Variable's name on TensorFlow
+        ("model/dense/bias/replica_1:0", True),  # a MirroredVariable's copy
+        ("model/norm/gamma:0", True),
+        ("model/bias_dense/kernel:0", False),
+        ("model/dense/bias_scale:0", False),
+        ("kernel", False),
+    ],
+)
+def test_exclusion_patterns_on_every_backend(variable_name, excluded):
+    optimizer = build_optimizer("sgd", 0.1, weight_decay=1e-4)
+    pattern = optimizer._exclude_from_weight_decay_pattern
+    assert (pattern.search(variable_name) is not None) is excluded
