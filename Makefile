@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BACKENDS ?= tensorflow jax torch
 EXTRAS := tensorflow,jax,torch,export,docs,dev
+# Two pytest workers (pytest-xdist): the suite is CPU-bound on one core per
+# test, and CI has two. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 DEMO_DIR ?= runs/demo
 
@@ -31,6 +34,7 @@ test: lint docs pytest-all
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 docs: $(INSTALLED)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
@@ -41,7 +45,8 @@ pytest-all: $(INSTALLED)
 	@status=0; for backend in $(BACKENDS); do \
 	  echo "=== pytest with KERAS_BACKEND=$$backend ==="; \
 	  start=$$(date +%s); \
-	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest $(PYTEST_ARGS) || status=1; \
+	  KERAS_BACKEND=$$backend TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest \
+	    -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) || status=1; \
 	  echo "=== KERAS_BACKEND=$$backend took $$(( $$(date +%s) - start )) s ==="; \
 	done; exit $$status
 
