@@ -8,7 +8,9 @@ BIN := $(VENV)/bin
 BACKENDS ?= tensorflow jax torch
 EXTRAS := tensorflow,jax,torch,export,docs,dev
 # Two pytest workers (pytest-xdist): the suite is CPU-bound on one core per
-# test, and CI has two. PYTEST_WORKERS=0 runs in one process.
+# test, and CI has two. Work stealing keeps both busy to the end (the
+# segmenter tests take about a minute each). PYTEST_WORKERS=0 runs in one
+# process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 DEMO_DIR ?= runs/demo
@@ -46,7 +48,7 @@ pytest-all: $(INSTALLED)
 	  echo "=== pytest with KERAS_BACKEND=$$backend ==="; \
 	  start=$$(date +%s); \
 	  KERAS_BACKEND=$$backend TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest \
-	    -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) || status=1; \
+	    -n $(PYTEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS) || status=1; \
 	  echo "=== KERAS_BACKEND=$$backend took $$(( $$(date +%s) - start )) s ==="; \
 	done; exit $$status
 

@@ -130,12 +130,21 @@ def main():
     )
     reference = None
     for name, (build, from_logits) in MODELS.items():
-        row = measure(build, from_logits, tuple(args.size), args.batch, args.repeats)
-        reference = reference or row
+        try:
+            row = measure(
+                build, from_logits, tuple(args.size), args.batch, args.repeats
+            )
+        except Exception as error:  # noqa: BLE001 (report and go on)
+            message = str(error).strip().splitlines()[0][:60]
+            print(f"{name:<40} failed: {type(error).__name__}: {message}", flush=True)
+            continue
+        if reference is None and "(reference)" in name:
+            reference = row
+        base = reference or {"train": float("nan"), "predict": float("nan")}
         print(
             f"{name:<40} {row['gmacs']:9.2f} {row['train']:11.2f} "
-            f"{row['train'] / reference['train']:6.2f} {row['predict']:11.2f} "
-            f"{row['predict'] / reference['predict']:6.2f} "
+            f"{row['train'] / base['train']:6.2f} {row['predict']:11.2f} "
+            f"{row['predict'] / base['predict']:6.2f} "
             f"{'yes' if row['jit'] else 'no':>4}",
             flush=True,
         )

@@ -1,6 +1,8 @@
 """Shared pytest set-up: backend in the header, seeded randomness, slow tests."""
 
+import gc
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,6 +49,22 @@ def seeded_randomness():
     """Seeds Python, NumPy and the backend before every test."""
     keras.utils.set_random_seed(SEED)
     yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_keras_state():
+    """Resets Keras's global state (names, dtype policy) after every test.
+
+    Also collects garbage after a test that took more than a second: those
+    build models, and a worker that runs hundreds of them would otherwise
+    keep their graphs and compiled functions until Python's collector gets
+    to them (on TensorFlow, several GB by the end of the suite).
+    """
+    start = time.monotonic()
+    yield
+    keras.backend.clear_session(free_memory=False)
+    if time.monotonic() - start > 1.0:
+        gc.collect()
 
 
 @pytest.fixture
