@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--output-dir", default="runs/quickstart")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps-per-epoch", type=int, default=64)
+    parser.add_argument("--val-samples", type=int, default=64)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     output_dir = Path(args.output_dir)
@@ -42,7 +43,9 @@ def main():
         crop_size=64,
         seed=0,
     )
-    val = data.evaluation_pipeline(data.synthetic_dataset(64, 96, split="val"))
+    val = data.evaluation_pipeline(
+        data.synthetic_dataset(args.val_samples, 96, split="val")
+    )
 
     # 2. Model: the lightweight SRM + CRM network, random backbone weights.
     model = keras_srcrm.models.SRCRMSegmenter.from_preset(

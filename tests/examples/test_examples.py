@@ -1,0 +1,60 @@
+"""The example script and notebook run to the end (few steps, tiny splits)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _environment():
+    environment = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return environment
+
+
+def test_quickstart_script(tmp_path):
+    command = [
+        sys.executable,
+        str(EXAMPLES / "quickstart.py"),
+        "--output-dir", str(tmp_path),
+        "--epochs", "1",
+        "--steps-per-epoch", "2",
+        "--val-samples", "2",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=_environment(), timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "val mIoU" in result.stdout
+    assert (tmp_path / "saved_model" / "saved_model.pb").is_file()
+    assert (tmp_path / "overlay.png").is_file()
+    assert (tmp_path / "train" / "last.keras").is_file()
+
+
+def test_quickstart_notebook():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(EXAMPLES / "notebooks" / "quickstart.ipynb", as_version=4)
+    environment = _environment()
+    environment["QUICKSTART_STEPS"] = "2"
+    previous = dict(os.environ)
+    os.environ.update(environment)  # the kernel inherits this process's env
+    try:
+        nbclient.NotebookClient(notebook, timeout=600).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(previous)
+    outputs = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    assert keras.backend.backend() in outputs
+    assert "val mIoU" in outputs
+    assert "srm_p2: mean |offset kernel|" in outputs
