@@ -53,7 +53,10 @@ def run(args):
             "pass --overwrite to replace it."
         )
     for path in existing:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     start = time.time()
     train_dir = str(output_dir / "train")
     train = [
