@@ -27,6 +27,11 @@ from keras_srcrm import training  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", default="runs/quickstart")
+    parser.add_argument(
+        "--model",
+        default="srcrm_lite",
+        help="a named configuration or backbone (see `keras-srcrm train --help`)",
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps-per-epoch", type=int, default=64)
     parser.add_argument("--val-samples", type=int, default=64)
@@ -49,7 +54,7 @@ def main():
 
     # 2. Model: the lightweight SRM + CRM network, random backbone weights.
     model = keras_srcrm.models.SRCRMSegmenter.from_preset(
-        "srcrm_lite", num_classes, load_weights=False
+        args.model, num_classes, load_weights=False
     )
     steps = args.epochs * args.steps_per_epoch
     schedule = training.PolynomialDecayWithWarmup(

@@ -75,7 +75,12 @@ def labels_of(rng, size, batch=2):
 
 
 def predict(model, images):
-    return keras.tree.map_structure(np.asarray, model.predict_on_batch(images))
+    # An eager call, not `predict_on_batch`: these tests call each model at
+    # a few shapes once, and TensorFlow would trace a new graph function for
+    # each shape (and again after `compile`), which costs more than running
+    # the small models eagerly. `fit` covers the compiled path.
+    outputs = model(keras.ops.convert_to_tensor(images), training=False)
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
 
 
 def compile_for_segmentation(model, **kwargs):
