@@ -2,7 +2,7 @@
 
 Segmentation papers report multiply-adds at a Cityscapes-size input,
 1 x 3 x 1024 x 2048, and call them FLOPs. This script counts them with
-`keras_srcrm.utils.count_flops` (symbolically: nothing is computed, so it takes
+`keras_srcrm.analysis.count_flops` (symbolically: nothing is computed, so it takes
 seconds on a CPU) and `count_params`:
 
     python benchmarks/complexity.py                      # the default list
@@ -102,8 +102,8 @@ _register_segmenter_presets()
 
 def measure(name, input_shape, include_sampling=True):
     """Counts one registered model; returns a JSON-serialisable dict."""
-    from keras_srcrm.utils import count_flops
-    from keras_srcrm.utils import count_params
+    from keras_srcrm.analysis import count_flops
+    from keras_srcrm.analysis import count_params
 
     start = time.perf_counter()
     model = MODELS[name](tuple(input_shape[1:]))

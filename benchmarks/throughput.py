@@ -12,7 +12,7 @@ jit_compile=True)` on TensorFlow and JAX; eager on PyTorch) and of inference
 
 all with random weights, 19 classes, the same batch and input size, and
 prints each model's ratio to the reference (above 1 is faster). GMACs per
-image are counted with `keras_srcrm.utils.count_flops`.
+image are counted with `keras_srcrm.analysis.count_flops`.
 
     KERAS_BACKEND=jax python benchmarks/throughput.py --size 512 1024 --batch 2
 
@@ -83,7 +83,7 @@ def measure(build, from_logits, size, batch, repeats):
     import keras
     import numpy as np
 
-    from keras_srcrm.utils import count_flops
+    from keras_srcrm.analysis import count_flops
 
     keras.utils.set_random_seed(0)
     model = build()

@@ -5,6 +5,7 @@ need TensorFlow-only libraries (`keras_srcrm.data`, `keras_srcrm.export`) or
 KerasCV / KerasHub import them when they are used, not here.
 """
 
+from keras_srcrm import analysis
 from keras_srcrm import data
 from keras_srcrm import export
 from keras_srcrm import inference
@@ -19,6 +20,7 @@ from keras_srcrm.version import __version__
 
 __all__ = [
     "__version__",
+    "analysis",
     "data",
     "export",
     "inference",

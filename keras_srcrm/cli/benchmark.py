@@ -55,15 +55,15 @@ def add_parser(subparsers):
 def _build(args):
     from pathlib import Path
 
-    from keras_srcrm.cli import run_files
+    from keras_srcrm.cli import common
     from keras_srcrm.models import SRCRMSegmenter
 
     if (
         args.model.endswith(".keras")
         or Path(args.model).is_dir()
-        and (Path(args.model) / run_files.MODEL_FILE).is_file()
+        and (Path(args.model) / common.MODEL_FILE).is_file()
     ):
-        return run_files.load_model(args.model)
+        return common.load_model(args.model)
     return SRCRMSegmenter.from_preset(args.model, args.num_classes, load_weights=False)
 
 
@@ -78,8 +78,8 @@ def _timed(step, steps):
 def run(args):
     import keras
 
-    from keras_srcrm.utils import count_flops
-    from keras_srcrm.utils import count_params
+    from keras_srcrm.analysis import count_flops
+    from keras_srcrm.analysis import count_params
 
     for name in ("num_classes", "batch_size"):
         if getattr(args, name) < 1:

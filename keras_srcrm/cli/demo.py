@@ -1,5 +1,6 @@
 """`keras-srcrm demo`: the whole job on the synthetic data, in one command."""
 
+import argparse
 import json
 import shutil
 import time
@@ -36,10 +37,20 @@ def add_parser(subparsers):
 
 
 def _run(argv):
-    from keras_srcrm.cli.main import build_parser
+    """Runs one of the commands the demo chains, as `keras-srcrm ARGV` would."""
+    # A parser of just those commands: importing `cli.main` here would make
+    # the demo and the parser that lists it import each other.
+    from keras_srcrm.cli import evaluate
+    from keras_srcrm.cli import export
+    from keras_srcrm.cli import predict
+    from keras_srcrm.cli import train
 
     print(f"\n$ keras-srcrm {' '.join(argv)}", flush=True)
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog="keras-srcrm")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for command in (train, evaluate, export, predict):
+        command.add_parser(subparsers)
+    args = parser.parse_args(argv)
     return args.run(args)
 
 

@@ -5,9 +5,7 @@ import time
 
 import numpy as np
 
-from keras_srcrm.cli import datasets
-from keras_srcrm.cli import inference_args
-from keras_srcrm.cli import run_files
+from keras_srcrm.cli import common
 
 
 def add_parser(subparsers):
@@ -24,8 +22,8 @@ def add_parser(subparsers):
     parser.add_argument(
         "model", help="A .keras file, or the output directory of `keras-srcrm train`."
     )
-    datasets.add_dataset_arguments(parser, default_split="val", default_samples=64)
-    inference_args.add_inference_arguments(parser)
+    common.add_dataset_arguments(parser, default_split="val", default_samples=64)
+    common.add_inference_arguments(parser)
     parser.add_argument(
         "--max-images", type=int, help="Score only the first N images of the split."
     )
@@ -61,7 +59,7 @@ def evaluate(model, dataset, num_classes, args, *, max_images=None, progress=Tru
     for image, mask in dataset.as_numpy_iterator():
         images = np.asarray(image, "float32")[None]
         masks = np.asarray(mask, "int32")[None]
-        classes = inference_args.predict(model, images, args, output="classes")
+        classes = common.predict(model, images, args, output="classes")
         for metric in (mean_iou, accuracy, boundary):
             metric.update_state(masks, classes)
         count += 1
@@ -84,16 +82,16 @@ def run(args):
         raise ValueError(f"--max-images must be >= 1. Received: {args.max_images}")
     output = None
     if args.output:
-        output = run_files.prepare_output_path(args.output, overwrite=args.overwrite)
-    model = run_files.load_model(args.model)
-    num_classes, class_names = datasets.dataset_classes(args)
+        output = common.prepare_output_path(args.output, overwrite=args.overwrite)
+    model = common.load_model(args.model)
+    num_classes, class_names = common.dataset_classes(args)
     model_classes = model.output_shape[-1]
     if model_classes != num_classes:
         raise ValueError(
             f"The model predicts {model_classes} classes but --dataset "
             f"{args.dataset} has {num_classes}."
         )
-    dataset = datasets.load_dataset(args)
+    dataset = common.load_dataset(args)
     scores = evaluate(model, dataset, num_classes, args, max_images=args.max_images)
     scores = {"dataset": args.dataset, "split": args.split, "mode": args.mode, **scores}
     print(format_scores(scores, class_names))

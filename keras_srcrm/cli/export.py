@@ -2,7 +2,7 @@
 
 import json
 
-from keras_srcrm.cli import run_files
+from keras_srcrm.cli import common
 
 
 def add_parser(subparsers):
@@ -42,16 +42,16 @@ def run(args):
 
     from keras_srcrm import export
 
-    model_path = run_files.resolve_model_path(args.model)
+    model_path = common.resolve_model_path(args.model)
     options = {"overwrite": args.overwrite, "include_probabilities": args.probabilities}
     backend = keras.backend.backend()
     if backend == "torch" or (backend == "jax" and args.format == "onnx"):
         # Neither traces to a TensorFlow graph in-process: export from TF.
         result = export.export_with_tensorflow_backend(
-            run_files.load_model(model_path), args.path, format=args.format, **options
+            common.load_model(model_path), args.path, format=args.format, **options
         )
     else:
-        model = run_files.load_model(model_path)
+        model = common.load_model(model_path)
         exporter = (
             export.export_saved_model
             if args.format == "saved_model"

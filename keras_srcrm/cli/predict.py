@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_srcrm.cli import inference_args
-from keras_srcrm.cli import run_files
+from keras_srcrm.cli import common
 
 
 def add_parser(subparsers):
@@ -23,7 +22,7 @@ def add_parser(subparsers):
         "model", help="A .keras file, or the output directory of `keras-srcrm train`."
     )
     parser.add_argument("images", nargs="*", help="Image files (PNG or JPEG).")
-    inference_args.add_inference_arguments(parser)
+    common.add_inference_arguments(parser)
     parser.add_argument(
         "--output-dir", default="runs/predict", help="Default: runs/predict."
     )
@@ -90,13 +89,13 @@ def run(args):
             for kind in ("labels", "color", "overlay")
         }
         for path in paths.values():
-            run_files.prepare_output_path(path, overwrite=args.overwrite)
+            common.prepare_output_path(path, overwrite=args.overwrite)
         targets.append(paths)
-    model = run_files.load_model(args.model)
+    model = common.load_model(args.model)
     written = []
     for (stem, image), paths in zip(named, targets):
         batch = np.asarray(image, "float32")[None]
-        classes = inference_args.predict(model, batch, args, output="classes")[0]
+        classes = common.predict(model, batch, args, output="classes")[0]
         classes = np.asarray(classes)
         inference.save_png(paths["labels"], classes.astype("uint8"), overwrite=True)
         inference.save_png(paths["color"], inference.colorize(classes), overwrite=True)

@@ -4,8 +4,7 @@ import math
 import time
 from pathlib import Path
 
-from keras_srcrm.cli import datasets
-from keras_srcrm.cli import run_files
+from keras_srcrm.cli import common
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
@@ -56,7 +55,7 @@ def add_parser(subparsers):
         default=0.0,
         help="Weight of deep-supervision auxiliary losses (0 = no aux heads).",
     )
-    datasets.add_dataset_arguments(parser, default_split="train", default_samples=512)
+    common.add_dataset_arguments(parser, default_split="train", default_samples=512)
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, default=4, help="Epochs (default: 4).")
     fit.add_argument(
@@ -169,19 +168,19 @@ def run(args):
     _check_positive(args, "epochs", "steps_per_epoch", "batch_size", "val_samples")
     crop_size = _crop_size(args.crop_size)
     output_dir = Path(args.output_dir)
-    model_path = output_dir / run_files.MODEL_FILE
+    model_path = output_dir / common.MODEL_FILE
     if model_path.exists() and not args.overwrite:
         raise FileExistsError(
             f"{str(model_path)!r} holds a finished run; pass --overwrite to "
             "train again, or choose another --output-dir."
         )
-    num_classes, class_names = datasets.dataset_classes(args)
+    num_classes, class_names = common.dataset_classes(args)
     if args.mixed_precision != "none":
         keras.config.set_dtype_policy(args.mixed_precision)
     keras.utils.set_random_seed(args.seed)
 
     # Reading the data first reports a wrong path before a backbone downloads.
-    train_data = datasets.load_dataset(args, shuffle=True)
+    train_data = common.load_dataset(args, shuffle=True)
     train_data = data.training_pipeline(
         train_data.repeat(),
         batch_size=args.batch_size,
@@ -192,7 +191,7 @@ def run(args):
     if args.val_split != "none":
         val_args = _with(args, synthetic_samples=args.val_samples)
         validation = data.evaluation_pipeline(
-            datasets.load_dataset(val_args, args.val_split), batch_size=1
+            common.load_dataset(val_args, args.val_split), batch_size=1
         )
     monitor, mode = _monitor(args.aux_weight > 0, validation is not None)
     callbacks = training.training_callbacks(
@@ -247,7 +246,7 @@ def run(args):
         for key, values in history.history.items()
         if values and math.isfinite(float(values[-1]))
     }
-    run_files.write_run_info(
+    common.write_run_info(
         output_dir,
         {
             "backend": keras.backend.backend(),

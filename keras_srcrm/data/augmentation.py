@@ -11,43 +11,18 @@ image's fill value), and photometric changes touch the image only.
 import numpy as np
 
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
-from keras_srcrm.data.labels import check_ignore_label
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_ignore_label
+from keras_srcrm.utils.validation import check_interval
+from keras_srcrm.utils.validation import check_pair
+from keras_srcrm.utils.validation import is_int
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
 
 
-def _size_pair(size, name):
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive int or a tuple (height, width) of "
-            f"positive ints. Received: {name}={size!r}"
-        )
-    return int(size[0]), int(size[1])
-
-
-def _range_pair(value, name, low=0.0):
-    if (
-        not isinstance(value, (tuple, list))
-        or len(value) != 2
-        or not low <= value[0] <= value[1]
-    ):
-        raise ValueError(
-            f"`{name}` must be a pair (min, max) with {low} <= min <= max. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value[0]), float(value[1])
-
-
 def _seed(seed):
     """Accepts an int or a shape (2,) seed; returns an int64 (2,) tensor."""
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    if is_int(seed):
         seed = (int(seed), 0)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     if seed.shape.rank is not None and seed.shape != (2,):
@@ -102,7 +77,7 @@ def random_scale(image, mask, seed, scale_range=(0.5, 2.0)):
     image, mask = random_scale(image, mask, seed=(1, 2), scale_range=(0.5, 2.0))
     ```
     """
-    low, high = _range_pair(scale_range, "scale_range", low=1e-3)
+    low, high = check_interval("scale_range", scale_range, minimum=1e-3)
     image, mask = _check_example(image, mask)
     scale = tf.random.stateless_uniform([], _seed(seed), minval=low, maxval=high)
     size = tf.cast(tf.shape(image)[:2], tf.float32) * scale
@@ -129,7 +104,7 @@ def pad_to_size(
         A tuple `(image, mask)`: float32 and int32, of height
         `max(H, height)` and width `max(W, width)`.
     """
-    height, width = _size_pair(size, "size")
+    height, width = check_pair("size", size)
     check_ignore_label(ignore_label, num_classes=0)
     image, mask = _check_example(image, mask)
     pad_value = pad_value_tensor(image_pad_value)
@@ -177,7 +152,7 @@ def random_crop(
     image, mask = random_crop(image, mask, seed=(0, 7), crop_size=512)
     ```
     """
-    height, width = _size_pair(crop_size, "crop_size")
+    height, width = check_pair("crop_size", crop_size)
     image, mask = pad_to_size(
         image,
         mask,
@@ -261,8 +236,12 @@ def photometric_jitter(
     image = photometric_jitter(image, seed=(3, 4), hue_delta=0.05)
     ```
     """
-    contrast_low, contrast_high = _range_pair(contrast_range, "contrast_range")
-    saturation_low, saturation_high = _range_pair(saturation_range, "saturation_range")
+    contrast_low, contrast_high = check_interval(
+        "contrast_range", contrast_range, minimum=0.0
+    )
+    saturation_low, saturation_high = check_interval(
+        "saturation_range", saturation_range, minimum=0.0
+    )
     if brightness_delta < 0 or not 0 <= hue_delta <= 0.5:
         raise ValueError(
             "`brightness_delta` must be >= 0 and `hue_delta` in [0, 0.5]. "

@@ -4,6 +4,7 @@ from keras_srcrm.data import decode
 from keras_srcrm.data import files
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import label_lookup_table
+from keras_srcrm.utils.validation import check_num_classes
 
 
 def folder_dataset(
@@ -66,15 +67,7 @@ def folder_dataset(
     )
     ```
     """
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 1
-    ):
-        raise ValueError(
-            "`num_classes` must be a positive int. "
-            f"Received: num_classes={num_classes!r}"
-        )
+    num_classes = check_num_classes(num_classes)
     if label_map is not None and not isinstance(label_map, dict):
         raise ValueError(
             "`label_map` must be a dict {raw mask value: train id} or None. "

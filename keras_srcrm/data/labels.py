@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_srcrm.utils.validation import check_ignore_label
+
 DEFAULT_IGNORE_LABEL = 255
 
 
@@ -181,22 +183,6 @@ def dataset_info(name):
         raise ValueError(
             f"`name` must be one of {sorted(_INFOS)}. Received: name={name!r}"
         ) from None
-
-
-def check_ignore_label(ignore_label, num_classes):
-    """Raises if `ignore_label` is not an int outside `[0, num_classes)`."""
-    if isinstance(ignore_label, bool) or not isinstance(
-        ignore_label, (int, np.integer)
-    ):
-        raise ValueError(
-            f"`ignore_label` must be an int. Received: ignore_label={ignore_label!r}"
-        )
-    if 0 <= ignore_label < num_classes:
-        raise ValueError(
-            f"`ignore_label` must lie outside the train ids [0, {num_classes}), "
-            f"or it would be mistaken for a class. Received: "
-            f"ignore_label={ignore_label}"
-        )
 
 
 def label_lookup_table(

@@ -5,13 +5,9 @@ import random
 from keras_srcrm.data import augmentation
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_positive_int
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
 
 
 def training_pipeline(
@@ -69,7 +65,7 @@ def training_pipeline(
     model.fit(train, epochs=5)
     ```
     """
-    _positive_int(batch_size, "batch_size")
+    check_positive_int("batch_size", batch_size)
     if (
         isinstance(shuffle_buffer, bool)
         or not isinstance(shuffle_buffer, int)
@@ -147,9 +143,9 @@ def evaluation_pipeline(
     model.evaluate(val)
     ```
     """
-    _positive_int(batch_size, "batch_size")
+    check_positive_int("batch_size", batch_size)
     if pad_to_multiple_of is not None:
-        _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+        check_positive_int("pad_to_multiple_of", pad_to_multiple_of)
     pad_value = augmentation.pad_value_tensor(image_pad_value)
 
     def with_valid(image, mask):

@@ -27,7 +27,11 @@ import numpy as np
 
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import SYNTHETIC_CLASS_NAMES
-from keras_srcrm.data.labels import check_ignore_label
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_ignore_label
+from keras_srcrm.utils.validation import check_int
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_pair
 
 NUM_CLASSES = len(SYNTHETIC_CLASS_NAMES)
 _BACKGROUND, _GROUND, _POLYGON, _DISC, _BOX, _POLE, _WIRE = range(NUM_CLASSES)
@@ -47,48 +51,14 @@ _BASE_COLOURS = {
 
 
 def _normalize_size(image_size):
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        size = (int(image_size), int(image_size))
-    elif (
-        isinstance(image_size, (tuple, list))
-        and len(image_size) == 2
-        and all(isinstance(s, (int, np.integer)) for s in image_size)
-    ):
-        size = (int(image_size[0]), int(image_size[1]))
-    else:
-        raise ValueError(
-            "`image_size` must be an int or a tuple (height, width) of ints. "
-            f"Received: image_size={image_size!r}"
-        )
-    if min(size) < 8:
-        raise ValueError(
-            "`image_size` must be at least 8 pixels on each side. "
-            f"Received: image_size={image_size!r}"
-        )
-    return size
+    return check_pair("image_size", image_size, minimum=8)
 
 
 def _check_args(num_samples, seed, split, ignore_probability, ignore_label):
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, (int, np.integer))
-        or num_samples < 0
-    ):
-        raise ValueError(
-            "`num_samples` must be a non-negative int. "
-            f"Received: num_samples={num_samples!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int. Received: seed={seed!r}")
-    if split not in _SPLIT_CODES:
-        raise ValueError(
-            f"`split` must be one of {list(_SPLIT_CODES)}. Received: split={split!r}"
-        )
-    if not 0.0 <= ignore_probability <= 1.0:
-        raise ValueError(
-            "`ignore_probability` must be in [0, 1]. "
-            f"Received: ignore_probability={ignore_probability!r}"
-        )
+    check_int("num_samples", num_samples, minimum=0)
+    check_int("seed", seed, minimum=0)
+    check_choice("split", split, tuple(_SPLIT_CODES))
+    check_number("ignore_probability", ignore_probability, minimum=0.0, maximum=1.0)
     check_ignore_label(ignore_label, NUM_CLASSES)
 
 

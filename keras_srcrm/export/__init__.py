@@ -5,8 +5,8 @@ this package needs only Keras and one backend.
 """
 
 from keras_srcrm.export.onnx import export_onnx
-from keras_srcrm.export.result import ExportResult
 from keras_srcrm.export.saved_model import export_saved_model
+from keras_srcrm.export.serving import ExportResult
 from keras_srcrm.export.subprocess_export import export_with_tensorflow_backend
 
 __all__ = [

@@ -13,6 +13,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from keras_srcrm.utils.validation import check_bool
+
 
 def resolve_destination(path, overwrite, kind):
     """Checks an export destination before any work is done.
@@ -33,10 +35,7 @@ def resolve_destination(path, overwrite, kind):
         raise ValueError(
             f"`path` must be a non-empty str or path-like. Received: path={path!r}"
         )
-    if not isinstance(overwrite, bool):
-        raise ValueError(
-            f"`overwrite` must be a bool. Received: overwrite={overwrite!r}"
-        )
+    check_bool("overwrite", overwrite)
     destination = Path(path).expanduser().absolute()
     if destination.exists() or destination.is_symlink():
         if not overwrite:

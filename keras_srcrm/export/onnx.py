@@ -4,9 +4,9 @@ import keras
 
 from keras_srcrm.export import atomic
 from keras_srcrm.export import serving
-from keras_srcrm.export import validation
-from keras_srcrm.export.result import ExportResult
+from keras_srcrm.export.serving import ExportResult
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_bool
 
 # The opsets tf2onnx 1.17 can write; 13 is the oldest with every op used here.
 OPSETS = tuple(range(13, 19))
@@ -91,7 +91,7 @@ def export_onnx(
             f"`signature` must be one of {serving.SIGNATURE_NAMES}. "
             f"Received: signature={signature!r}"
         )
-    validation.check_bool("include_probabilities", include_probabilities)
+    check_bool("include_probabilities", include_probabilities)
     if isinstance(opset, bool) or opset not in OPSETS:
         raise ValueError(
             f"`opset` must be an int from {OPSETS[0]} to {OPSETS[-1]}. "
@@ -102,7 +102,7 @@ def export_onnx(
     destination = atomic.resolve_destination(path, overwrite, "file")
     backend = keras.backend.backend()
     if backend != "tensorflow":
-        raise validation.unsupported_backend_error(
+        raise serving.unsupported_backend_error(
             "export_onnx",
             "TensorFlow backend",
             backend,

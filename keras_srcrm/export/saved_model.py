@@ -6,9 +6,9 @@ import keras
 
 from keras_srcrm.export import atomic
 from keras_srcrm.export import serving
-from keras_srcrm.export import validation
-from keras_srcrm.export.result import ExportResult
+from keras_srcrm.export.serving import ExportResult
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_bool
 
 JAX_PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 
@@ -118,8 +118,8 @@ def export_saved_model(
     classes = serve(images=tf.zeros((1, 512, 1024, 3), tf.uint8))["classes"]
     ```
     """
-    validation.check_bool("include_probabilities", include_probabilities)
-    validation.check_bool("verbose", verbose)
+    check_bool("include_probabilities", include_probabilities)
+    check_bool("verbose", verbose)
     platforms = _check_jax_platforms(jax_platforms)
     if (
         isinstance(jax_min_image_size, bool)
@@ -135,7 +135,7 @@ def export_saved_model(
     destination = atomic.resolve_destination(path, overwrite, "directory")
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
-        raise validation.unsupported_backend_error(
+        raise serving.unsupported_backend_error(
             "export_saved_model",
             "TensorFlow and JAX backends",
             backend,

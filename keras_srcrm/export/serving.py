@@ -12,8 +12,11 @@ it is wrapped in three functions:
 - `serve_float32`: the same for float32 images.
 
 The last two are plain TensorFlow on top of `logits`: a cast, a softmax and
-an argmax.
+an argmax. Also here: `ExportResult`, what every export returns, and the
+error that points a backend that cannot export to the TensorFlow backend.
 """
+
+import dataclasses
 
 import keras
 from keras import ops
@@ -225,3 +228,100 @@ def describe_function(function):
 
 def _describe(tensor):
     return {"dtype": tensor.dtype.name, "shape": list(tensor.shape.as_list())}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """The location and the signatures of an exported model.
+
+    Every field holds plain Python values, so `to_dict()` is JSON-serialisable
+    (a command-line tool can print it) and `from_dict` rebuilds the result.
+
+    Attributes:
+        path: Absolute path of the export: a SavedModel directory or an
+            `.onnx` file.
+        format: `"saved_model"` or `"onnx"`.
+        backend: The Keras backend that traced the model, e.g.
+            `"tensorflow"`.
+        signatures: `{signature_name: {"inputs": {...}, "outputs": {...}}}`,
+            each tensor described as `{"dtype": "uint8", "shape": [None,
+            None, None, 3]}` (`None` for a size known only at run time). An
+            ONNX file has one graph, described under the name of the
+            signature it was made from.
+
+    Example:
+
+    ```python
+    result = keras_srcrm.export.export_saved_model(model, "export/1")
+    print(result.summary())
+    result.signatures["serving_default"]["outputs"]["classes"]
+    # {'dtype': 'int32', 'shape': [None, None, None]}
+    ```
+    """
+
+    path: str
+    format: str
+    backend: str
+    signatures: dict
+
+    def to_dict(self):
+        """Returns the result as a dict of plain, JSON-serialisable values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        """Rebuilds a result from the output of `to_dict()`.
+
+        Args:
+            config: A dict as returned by `to_dict()`.
+
+        Returns:
+            An `ExportResult`.
+        """
+        return cls(**config)
+
+    def summary(self):
+        """Returns a readable, multi-line description of the signatures."""
+        lines = [f"{self.format} at {self.path} (traced on {self.backend})"]
+        for name, signature in self.signatures.items():
+            lines.append(f"  {name}")
+            for kind in ("inputs", "outputs"):
+                for tensor_name, tensor in signature[kind].items():
+                    shape = ", ".join(
+                        "?" if dim is None else str(dim) for dim in tensor["shape"]
+                    )
+                    lines.append(
+                        f"    {kind[:-1]:<6} {tensor_name}: {tensor['dtype']} ({shape})"
+                    )
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
+
+def unsupported_backend_error(function, supported, backend, format, reason):
+    """The error for an export the active backend cannot do, with the way out.
+
+    Args:
+        function: Name of the export function, e.g. `"export_onnx"`.
+        supported: The backends it runs on, in words.
+        backend: The active Keras backend.
+        format: The `format` argument of `export_with_tensorflow_backend`.
+        reason: Why this backend cannot do it; may be empty.
+
+    Returns:
+        A `NotImplementedError` to raise.
+    """
+    return NotImplementedError(
+        f"{function} runs on the {supported}; the active Keras backend is "
+        f"{backend!r}. {reason}\n"
+        "Export through the TensorFlow backend instead, in one call:\n\n"
+        f"    keras_srcrm.export.export_with_tensorflow_backend(model, path, "
+        f"format={format!r})\n\n"
+        "which saves the model as `.keras` and exports it in a subprocess with "
+        "KERAS_BACKEND=tensorflow; or by hand: `model.save('model.keras')`, "
+        "then, in a new process with KERAS_BACKEND=tensorflow, "
+        f"`model = keras.models.load_model('model.keras')` and "
+        f"`keras_srcrm.export.{function}(model, path)`. "
+        "See docs/deployment.md."
+    )

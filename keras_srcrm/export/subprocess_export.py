@@ -2,7 +2,7 @@
 
 The parent saves the model as `.keras`; a fresh interpreter with
 `KERAS_BACKEND=tensorflow` reloads it and runs `export_saved_model` or
-`export_onnx` (`keras_srcrm.export._tensorflow_child`).
+`export_onnx` (`run_request`).
 """
 
 import importlib
@@ -15,10 +15,17 @@ import tempfile
 from pathlib import Path
 
 from keras_srcrm.export import atomic
-from keras_srcrm.export.result import ExportResult
+from keras_srcrm.export.serving import ExportResult
+from keras_srcrm.utils.validation import check_choice
 
 FORMATS = ("saved_model", "onnx")
-_CHILD_MODULE = "keras_srcrm.export._tensorflow_child"
+# The child's program: `python -c` rather than `-m`, so that the module is
+# imported once, as a module, and not run a second time as `__main__`.
+_CHILD_PROGRAM = (
+    "import sys; "
+    "from keras_srcrm.export.subprocess_export import run_request; "
+    "run_request(sys.argv[1])"
+)
 # Imported by the child before loading, so that the library's layers and
 # models are registered for deserialisation.
 _LIBRARY_MODULES = ("keras_srcrm.layers", "keras_srcrm.models")
@@ -74,10 +81,7 @@ def export_with_tensorflow_backend(
     )
     ```
     """
-    if format not in FORMATS:
-        raise ValueError(
-            f"`format` must be one of {FORMATS}. Received: format={format!r}"
-        )
+    check_choice("format", format, FORMATS)
     if isinstance(imports, str) or not all(isinstance(m, str) for m in imports):
         raise ValueError(
             f"`imports` must be a list of module names. Received: imports={imports!r}"
@@ -113,7 +117,7 @@ def export_with_tensorflow_backend(
                 f"subprocess. Received: kwargs={kwargs!r}"
             ) from error
         completed = subprocess.run(
-            [sys.executable, "-m", _CHILD_MODULE, str(request_path)],
+            [sys.executable, "-c", _CHILD_PROGRAM, str(request_path)],
             env=_child_environment(),
             capture_output=True,
             text=True,
@@ -139,3 +143,26 @@ def _child_environment():
         package_root if not path else os.pathsep.join([package_root, path])
     )
     return environment
+
+
+def run_request(request_path):
+    """The child process: loads the request's model and exports it."""
+    import keras
+
+    request = json.loads(Path(request_path).read_text())
+    for module in request["imports"]:
+        importlib.import_module(module)
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "The export subprocess must run with KERAS_BACKEND=tensorflow. "
+            f"Received: {keras.backend.backend()!r}"
+        )
+    from keras_srcrm.export.onnx import export_onnx
+    from keras_srcrm.export.saved_model import export_saved_model
+
+    export = export_saved_model if request["format"] == "saved_model" else export_onnx
+    model = keras.models.load_model(request["model"], compile=False)
+    result = export(
+        model, request["path"], overwrite=request["overwrite"], **request["kwargs"]
+    )
+    Path(request["result"]).write_text(json.dumps(result.to_dict()))

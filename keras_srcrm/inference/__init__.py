@@ -11,15 +11,17 @@ arrays unless `return_numpy=False`.
 NumPy and zlib only.
 """
 
-from keras_srcrm.inference.modes import segment
 from keras_srcrm.inference.multiscale import DEFAULT_SCALES
 from keras_srcrm.inference.multiscale import predict_multiscale
-from keras_srcrm.inference.png import encode_png
+from keras_srcrm.inference.segment import MODES
+from keras_srcrm.inference.segment import predict
+from keras_srcrm.inference.segment import segment
 from keras_srcrm.inference.sliding import predict_sliding_window
 from keras_srcrm.inference.sliding import tile_starts
 from keras_srcrm.inference.visualize import CITYSCAPES_PALETTE
 from keras_srcrm.inference.visualize import colorize
 from keras_srcrm.inference.visualize import default_palette
+from keras_srcrm.inference.visualize import encode_png
 from keras_srcrm.inference.visualize import overlay
 from keras_srcrm.inference.visualize import save_png
 from keras_srcrm.inference.whole import predict_whole
@@ -27,10 +29,12 @@ from keras_srcrm.inference.whole import predict_whole
 __all__ = [
     "CITYSCAPES_PALETTE",
     "DEFAULT_SCALES",
+    "MODES",
     "colorize",
     "default_palette",
     "encode_png",
     "overlay",
+    "predict",
     "predict_multiscale",
     "predict_sliding_window",
     "predict_whole",

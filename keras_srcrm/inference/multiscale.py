@@ -2,11 +2,10 @@
 
 from keras import ops
 
-from keras_srcrm.inference import core
-from keras_srcrm.inference import validation
+from keras_srcrm.inference import whole
 from keras_srcrm.inference.sliding import predict_sliding_window
-from keras_srcrm.inference.whole import predict_whole
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_positive_numbers
 
 DEFAULT_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 """The scales of `predict_multiscale`: mmsegmentation's Cityscapes set."""
@@ -86,9 +85,9 @@ def predict_multiscale(
     )
     ```
     """
-    images = validation.check_images(images)
-    scales = validation.check_scales(scales)
-    validation.check_output(output)
+    images = whole.prepare_images(images)
+    scales = check_positive_numbers("scales", scales)
+    whole.check_output(output)
     if tile_size is None and stride is not None:
         raise ValueError(
             "`stride` applies to sliding-window inference: pass `tile_size` "
@@ -96,7 +95,7 @@ def predict_multiscale(
         )
     if tile_size is None:
         options = {"batch_size": batch_size}
-        predict = predict_whole
+        predict = whole.predict_whole
     else:
         options = {"tile_size": tile_size, "stride": stride, "batch_size": batch_size}
         predict = predict_sliding_window
@@ -116,6 +115,6 @@ def predict_multiscale(
             probabilities = ops.softmax(logits, axis=-1)
             total = probabilities if total is None else total + probabilities
     probabilities = total / float(len(scales) * (2 if flip else 1))
-    return core.finish(
+    return whole.finish(
         probabilities=probabilities, output=output, return_numpy=return_numpy
     )

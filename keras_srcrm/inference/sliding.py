@@ -3,8 +3,9 @@
 import numpy as np
 from keras import ops
 
-from keras_srcrm.inference import core
-from keras_srcrm.inference import validation
+from keras_srcrm.inference import whole
+from keras_srcrm.utils.validation import check_pair
+from keras_srcrm.utils.validation import check_positive_int
 
 
 def tile_starts(length, tile, stride):
@@ -15,6 +16,20 @@ def tile_starts(length, tile, stride):
     """
     count = max(0, -(-(length - tile) // stride)) + 1
     return [min(index * stride, length - tile) for index in range(count)]
+
+
+def _stride(stride, tile_size):
+    """The `(height, width)` stride; None is two thirds of the tile."""
+    if stride is None:
+        return tuple(max(1, (2 * t) // 3) for t in tile_size)
+    pair = check_pair("stride", stride)
+    if pair[0] > tile_size[0] or pair[1] > tile_size[1]:
+        raise ValueError(
+            "`stride` must not exceed `tile_size`, or tiles would leave gaps "
+            f"between them. Received: stride={stride!r} with "
+            f"tile_size={tile_size}"
+        )
+    return pair
 
 
 def predict_sliding_window(
@@ -79,15 +94,15 @@ def predict_sliding_window(
     logits = predict_sliding_window(model, images, tile_size=1024)
     ```
     """
-    images = validation.check_images(images)
-    tile = validation.to_pair(tile_size, "tile_size")
-    stride = validation.check_stride(stride, tile)
-    batch_size = validation.check_positive_int(batch_size, "batch_size")
-    validation.check_output(output)
+    images = whole.prepare_images(images)
+    tile = check_pair("tile_size", tile_size)
+    stride = _stride(stride, tile)
+    batch_size = check_positive_int("batch_size", batch_size)
+    whole.check_output(output)
 
     count, height, width = images.shape[:3]
     padded_height, padded_width = max(height, tile[0]), max(width, tile[1])
-    images = core.pad_bottom_right(images, padded_height, padded_width)
+    images = whole.pad_bottom_right(images, padded_height, padded_width)
     rows = tile_starts(padded_height, tile[0], stride[0])
     columns = tile_starts(padded_width, tile[1], stride[1])
     windows = [(i, y, x) for i in range(count) for y in rows for x in columns]
@@ -98,7 +113,7 @@ def predict_sliding_window(
         tiles = ops.stack(
             [images[i, y : y + tile[0], x : x + tile[1]] for i, y, x in chunk]
         )
-        logits = core.call_model(model, tiles)
+        logits = whole.call_model(model, tiles)
         if total is None:
             total = ops.zeros(
                 (count, padded_height, padded_width, logits.shape[-1]), "float32"
@@ -113,4 +128,4 @@ def predict_sliding_window(
             hits[y : y + tile[0], x : x + tile[1]] += 1.0
     logits = total / ops.convert_to_tensor(hits[None, :, :, None])
     logits = logits[:, :height, :width]
-    return core.finish(logits, output=output, return_numpy=return_numpy)
+    return whole.finish(logits, output=output, return_numpy=return_numpy)

@@ -16,15 +16,16 @@ mixed precision cannot overflow the sums over thousands of positions.
 import keras
 from keras import ops
 
+from keras_srcrm.layers.common import kernel_arguments_config
 from keras_srcrm.ops.sampling import compute_dtype_for
+from keras_srcrm.utils.validation import check_positive_int
 
 
-def _check_rank4(layer, input_shape):
-    if len(input_shape) != 4 or input_shape[-1] is None:
+def _check_channels(layer, input_shape):
+    if input_shape[-1] is None:
         raise ValueError(
-            f"{layer.__class__.__name__} expects a rank-4 input (batch, height, "
-            f"width, channels) with known channels. Received: input_shape="
-            f"{input_shape}"
+            f"{layer.__class__.__name__} needs the channel count of its input "
+            f"to be known. Received: input_shape={tuple(input_shape)}"
         )
 
 
@@ -61,8 +62,11 @@ class ChannelSelfAttention(keras.layers.Layer):
         Fu et al., "Dual Attention Network for Scene Segmentation", CVPR 2019.
     """
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.input_spec = keras.InputSpec(ndim=4)
+
     def build(self, input_shape):
-        _check_rank4(self, input_shape)
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros")
 
     def call(self, inputs):
@@ -120,16 +124,13 @@ class SpatialSelfAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(reduction, int) or reduction < 1:
-            raise ValueError(
-                f"`reduction` must be a positive int. Received: reduction={reduction}"
-            )
-        self.reduction = reduction
+        self.reduction = check_positive_int("reduction", reduction)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.input_spec = keras.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        _check_rank4(self, input_shape)
+        _check_channels(self, input_shape)
         channels = input_shape[-1]
         key_channels = max(channels // self.reduction, 1)
 
@@ -170,12 +171,7 @@ class SpatialSelfAttention(keras.layers.Layer):
         config.update(
             {
                 "reduction": self.reduction,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config
@@ -217,16 +213,13 @@ class ChannelGate(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(reduction, int) or reduction < 1:
-            raise ValueError(
-                f"`reduction` must be a positive int. Received: reduction={reduction}"
-            )
-        self.reduction = reduction
+        self.reduction = check_positive_int("reduction", reduction)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.input_spec = keras.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        _check_rank4(self, input_shape)
+        _check_channels(self, input_shape)
         channels = input_shape[-1]
         dense_args = {
             "kernel_initializer": self.kernel_initializer,
@@ -259,12 +252,7 @@ class ChannelGate(keras.layers.Layer):
         config.update(
             {
                 "reduction": self.reduction,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config
@@ -304,21 +292,21 @@ class SpatialGate(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.kernel_size = kernel_size
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-
-    def build(self, input_shape):
-        _check_rank4(self, input_shape)
+        self.input_spec = keras.InputSpec(ndim=4)
         self.conv = keras.layers.Conv2D(
             1,
-            self.kernel_size,
+            kernel_size,
             padding="same",
             kernel_initializer=self.kernel_initializer,
             kernel_regularizer=self.kernel_regularizer,
             dtype=self.dtype_policy,
             name="conv",
         )
+
+    def build(self, input_shape):
         self.conv.build(tuple(input_shape[:3]) + (2,))
 
     def call(self, inputs):
@@ -339,12 +327,7 @@ class SpatialGate(keras.layers.Layer):
         config.update(
             {
                 "kernel_size": self.kernel_size,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

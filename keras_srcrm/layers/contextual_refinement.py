@@ -7,13 +7,17 @@ from keras_srcrm.layers.attention import ChannelGate
 from keras_srcrm.layers.attention import ChannelSelfAttention
 from keras_srcrm.layers.attention import SpatialGate
 from keras_srcrm.layers.attention import SpatialSelfAttention
+from keras_srcrm.layers.common import conv_arguments
+from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.layers.common import precise_dtype_policy
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
-from keras_srcrm.layers.validation import check_batch_sizes
-from keras_srcrm.layers.validation import check_call_inputs
-from keras_srcrm.layers.validation import check_input_list
-from keras_srcrm.layers.validation import precise_dtype_policy
 from keras_srcrm.ops.resize import output_size_like
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_call_inputs
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_layer_inputs
+from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import check_same_batch
 
 STAGE_NAMES = ("stage_1", "stage_2", "stage_3", "stage_4")
 CHANNEL_ATTENTIONS = ("self", "gate", None)
@@ -102,48 +106,23 @@ class ContextualRefinementModule(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive int. Received: filters={filters}"
-            )
+        self.filters = check_positive_int("filters", filters)
         if stage_filters is None:
             stage_filters = max(filters // 4, 1)
-        if not isinstance(stage_filters, int) or stage_filters <= 0:
-            raise ValueError(
-                "`stage_filters` must be a positive int. "
-                f"Received: stage_filters={stage_filters}"
-            )
-        if target_level not in (0, 1, 2, 3):
-            raise ValueError(
-                "`target_level` must be a stage index in 0..3. "
-                f"Received: target_level={target_level}"
-            )
-        if channel_attention not in CHANNEL_ATTENTIONS:
-            raise ValueError(
-                f"`channel_attention` must be one of {CHANNEL_ATTENTIONS}. "
-                f"Received: channel_attention={channel_attention!r}"
-            )
-        if spatial_attention not in SPATIAL_ATTENTIONS:
-            raise ValueError(
-                f"`spatial_attention` must be one of {SPATIAL_ATTENTIONS}. "
-                f"Received: spatial_attention={spatial_attention!r}"
-            )
-        self.filters = filters
-        self.stage_filters = stage_filters
-        self.target_level = target_level
-        self.channel_attention = channel_attention
-        self.spatial_attention = spatial_attention
-        self.reduction = reduction
+        self.stage_filters = check_positive_int("stage_filters", stage_filters)
+        self.target_level = check_choice("target_level", target_level, (0, 1, 2, 3))
+        self.channel_attention = check_choice(
+            "channel_attention", channel_attention, CHANNEL_ATTENTIONS
+        )
+        self.spatial_attention = check_choice(
+            "spatial_attention", spatial_attention, SPATIAL_ATTENTIONS
+        )
+        self.reduction = check_positive_int("reduction", reduction)
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
-        conv_args = {
-            "activation": self.activation,
-            "kernel_initializer": self.kernel_initializer,
-            "kernel_regularizer": self.kernel_regularizer,
-            "dtype": self.dtype_policy,
-        }
+        conv_args = conv_arguments(self)
         self.stage_projections = [
             ConvBNAct(stage_filters, 1, name=f"{name}_projection", **conv_args)
             for name in STAGE_NAMES
@@ -180,8 +159,8 @@ class ContextualRefinementModule(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        shapes = check_input_list(self, input_shape, STAGE_NAMES)
-        check_batch_sizes(self, shapes, STAGE_NAMES)
+        shapes = check_layer_inputs(self, input_shape, STAGE_NAMES)
+        check_same_batch(self, shapes, STAGE_NAMES)
         for projection, shape in zip(self.stage_projections, shapes):
             projection.build(shape)
         target = shapes[self.target_level]
@@ -231,13 +210,7 @@ class ContextualRefinementModule(keras.layers.Layer):
                 "channel_attention": self.channel_attention,
                 "spatial_attention": self.spatial_attention,
                 "reduction": self.reduction,
-                "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

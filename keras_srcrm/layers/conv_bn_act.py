@@ -2,6 +2,10 @@
 
 import keras
 
+from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
 class ConvBNAct(keras.layers.Layer):
@@ -51,16 +55,12 @@ class ConvBNAct(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive int. Received: filters={filters}"
-            )
-        self.filters = filters
+        self.filters = check_positive_int("filters", filters)
         self.kernel_size = kernel_size
         self.strides = strides
         self.dilation_rate = dilation_rate
         self.activation = keras.activations.get(activation)
-        self.use_batch_norm = use_batch_norm
+        self.use_batch_norm = check_bool("use_batch_norm", use_batch_norm)
         self.batch_norm_momentum = batch_norm_momentum
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -87,13 +87,9 @@ class ConvBNAct(keras.layers.Layer):
             if use_batch_norm
             else None
         )
+        self.input_spec = keras.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{self.__class__.__name__} expects a rank-4 input (batch, "
-                f"height, width, channels). Received: input_shape={input_shape}"
-            )
         self.conv.build(input_shape)
         if self.batch_norm is not None:
             self.batch_norm.build(self.conv.compute_output_shape(input_shape))
@@ -115,15 +111,9 @@ class ConvBNAct(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "strides": self.strides,
                 "dilation_rate": self.dilation_rate,
-                "activation": keras.activations.serialize(self.activation),
                 "use_batch_norm": self.use_batch_norm,
                 "batch_norm_momentum": self.batch_norm_momentum,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

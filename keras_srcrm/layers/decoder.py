@@ -3,16 +3,19 @@
 import keras
 from keras import ops
 
+from keras_srcrm.layers.common import kernel_arguments_config
 from keras_srcrm.layers.contextual_refinement import STAGE_NAMES
 from keras_srcrm.layers.contextual_refinement import ContextualRefinementModule
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.semantic_refinement import SemanticRefinementModule
-from keras_srcrm.layers.validation import check_batch_sizes
-from keras_srcrm.layers.validation import check_call_inputs
-from keras_srcrm.layers.validation import check_input_list
 from keras_srcrm.ops.resize import output_size_like
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_call_inputs
+from keras_srcrm.utils.validation import check_layer_inputs
+from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import check_same_batch
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -80,16 +83,12 @@ class SRCRMDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive int. Received: filters={filters}"
-            )
-        self.filters = filters
-        self.use_srm = use_srm
-        self.use_crm = use_crm
+        self.filters = check_positive_int("filters", filters)
+        self.use_srm = check_bool("use_srm", use_srm)
+        self.use_crm = check_bool("use_crm", use_crm)
         self.srm_options = dict(srm_options or {})
         self.crm_options = dict(crm_options or {})
-        self.return_pyramid = return_pyramid
+        self.return_pyramid = check_bool("return_pyramid", return_pyramid)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
         common = {
@@ -118,8 +117,8 @@ class SRCRMDecoder(keras.layers.Layer):
         self.fusion = ConvBNAct(filters, 3, name="fusion", **common)
 
     def build(self, input_shape):
-        shapes = check_input_list(self, input_shape, STAGE_NAMES)
-        check_batch_sizes(self, shapes, STAGE_NAMES)
+        shapes = check_layer_inputs(self, input_shape, STAGE_NAMES)
+        check_same_batch(self, shapes, STAGE_NAMES)
         if self.use_crm:
             self.top.build(shapes)
         else:
@@ -187,9 +186,7 @@ class SRCRMDecoder(keras.layers.Layer):
                 "srm_options": self.srm_options,
                 "crm_options": self.crm_options,
                 "return_pyramid": self.return_pyramid,
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

@@ -2,12 +2,18 @@
 
 import keras
 
+from keras_srcrm.layers.common import conv_arguments
+from keras_srcrm.layers.common import kernel_arguments_config
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
-from keras_srcrm.layers.validation import check_batch_sizes
-from keras_srcrm.layers.validation import check_call_inputs
-from keras_srcrm.layers.validation import check_input_list
 from keras_srcrm.ops.resize import output_size_like
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_call_inputs
+from keras_srcrm.utils.validation import check_layer_inputs
+from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import check_same_batch
+
+INPUT_NAMES = ("high_level", "low_level")
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -55,40 +61,26 @@ class FPNFusion(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"`filters` must be a positive int. Received: filters={filters}"
-            )
-        if not isinstance(align_corners, bool):
-            raise ValueError(
-                f"`align_corners` must be a bool. Received: {align_corners!r}"
-            )
-        self.filters = filters
-        self.align_corners = align_corners
+        self.filters = check_positive_int("filters", filters)
+        self.align_corners = check_bool("align_corners", align_corners)
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.low_projection = ConvBNAct(
-            filters, 1, name="low_projection", **self._conv_args()
+            filters, 1, name="low_projection", **conv_arguments(self)
         )
-        self.high_projection = None  # created in build() if channels differ
-
-    def _conv_args(self):
-        return {
-            "activation": self.activation,
-            "kernel_initializer": self.kernel_initializer,
-            "kernel_regularizer": self.kernel_regularizer,
-            "dtype": self.dtype_policy,
-        }
+        # Created in build(), only if the channel counts differ: whether it
+        # exists depends on the input shape (as Keras's MultiHeadAttention
+        # creates its projections from the shapes it is built with).
+        self.high_projection = None
 
     def build(self, input_shape):
-        names = ("high_level", "low_level")
-        high_shape, low_shape = check_input_list(self, input_shape, names)
-        check_batch_sizes(self, input_shape, names)
+        high_shape, low_shape = check_layer_inputs(self, input_shape, INPUT_NAMES)
+        check_same_batch(self, input_shape, INPUT_NAMES)
         self.low_projection.build(low_shape)
         if high_shape[-1] != self.filters:
             self.high_projection = ConvBNAct(
-                self.filters, 1, name="high_projection", **self._conv_args()
+                self.filters, 1, name="high_projection", **conv_arguments(self)
             )
             self.high_projection.build(high_shape)
 
@@ -98,7 +90,7 @@ class FPNFusion(keras.layers.Layer):
 
     def _project_and_upsample(self, inputs, training):
         """The projected low-level map and the upsampled high-level map."""
-        check_call_inputs(self, inputs, ("high_level", "low_level"))
+        check_call_inputs(self, inputs, INPUT_NAMES)
         high, low = inputs
         low = self.low_projection(low, training=training)
         if self.high_projection is not None:
@@ -119,13 +111,7 @@ class FPNFusion(keras.layers.Layer):
             {
                 "filters": self.filters,
                 "align_corners": self.align_corners,
-                "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

@@ -3,6 +3,10 @@
 import keras
 from keras import ops
 
+from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_positive_int
+
 AGGREGATION_MODES = ("dynamic", "static")
 
 
@@ -73,23 +77,14 @@ class NeighborOffsetAggregation(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        if kernel_size % 2 == 0:
             raise ValueError(
                 "`kernel_size` must be a positive odd int. "
                 f"Received: kernel_size={kernel_size}"
             )
-        if not isinstance(offset_groups, int) or offset_groups < 1:
-            raise ValueError(
-                "`offset_groups` must be a positive int. "
-                f"Received: offset_groups={offset_groups}"
-            )
-        if mode not in AGGREGATION_MODES:
-            raise ValueError(
-                f"`mode` must be one of {AGGREGATION_MODES}. Received: mode={mode!r}"
-            )
-        self.kernel_size = kernel_size
-        self.offset_groups = offset_groups
-        self.mode = mode
+        self.offset_groups = check_positive_int("offset_groups", offset_groups)
+        self.mode = check_choice("mode", mode, AGGREGATION_MODES)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.weight_predictor = None
         if mode == "dynamic":
@@ -169,9 +164,7 @@ class NeighborOffsetAggregation(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "offset_groups": self.offset_groups,
                 "mode": self.mode,
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
+                **kernel_arguments_config(self),
             }
         )
         return config

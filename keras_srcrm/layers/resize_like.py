@@ -2,10 +2,11 @@
 
 import keras
 
-from keras_srcrm.layers.validation import check_call_inputs
-from keras_srcrm.layers.validation import check_input_list
 from keras_srcrm.ops.resize import output_size_like
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_call_inputs
+from keras_srcrm.utils.validation import check_layer_inputs
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -39,10 +40,10 @@ class ResizeLike(keras.layers.Layer):
 
     def __init__(self, align_corners=False, **kwargs):
         super().__init__(**kwargs)
-        self.align_corners = align_corners
+        self.align_corners = check_bool("align_corners", align_corners)
 
     def build(self, input_shape):
-        check_input_list(self, input_shape, ("x", "reference"))
+        check_layer_inputs(self, input_shape, ("x", "reference"))
 
     def call(self, inputs):
         check_call_inputs(self, inputs, ("x", "reference"))

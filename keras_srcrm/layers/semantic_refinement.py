@@ -3,12 +3,16 @@
 import keras
 from keras import ops
 
+from keras_srcrm.layers.common import conv_arguments
+from keras_srcrm.layers.common import precise_dtype_policy
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.offset_aggregation import AGGREGATION_MODES
 from keras_srcrm.layers.offset_aggregation import NeighborOffsetAggregation
-from keras_srcrm.layers.validation import precise_dtype_policy
 from keras_srcrm.ops import flow_warp
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_positive_int
 
 FUSIONS = ("add", "concat")
 
@@ -120,30 +124,29 @@ class SemanticRefinementModule(FPNFusion):
             kernel_regularizer=kernel_regularizer,
             **kwargs,
         )
-        if (
-            not isinstance(offset_groups, int)
-            or offset_groups < 1
-            or filters % offset_groups
-        ):
+        offset_groups = check_positive_int("offset_groups", offset_groups)
+        if self.filters % offset_groups:
             raise ValueError(
                 "`offset_groups` must be a positive int that divides `filters`. "
                 f"Received: offset_groups={offset_groups}, filters={filters}"
             )
-        if neighbor_aggregation not in AGGREGATION_MODES:
-            raise ValueError(
-                f"`neighbor_aggregation` must be one of {AGGREGATION_MODES}. "
-                f"Received: neighbor_aggregation={neighbor_aggregation!r}"
-            )
-        if fusion not in FUSIONS:
-            raise ValueError(
-                f"`fusion` must be one of {FUSIONS}. Received: fusion={fusion!r}"
-            )
         self.offset_groups = offset_groups
-        self.neighbor_kernel_size = neighbor_kernel_size
-        self.neighbor_aggregation = neighbor_aggregation
-        self.offset_kernel_size = offset_kernel_size
-        self.fusion = fusion
-        self.return_offsets = return_offsets
+        self.neighbor_kernel_size = check_positive_int(
+            "neighbor_kernel_size", neighbor_kernel_size
+        )
+        if neighbor_kernel_size % 2 == 0:
+            raise ValueError(
+                "`neighbor_kernel_size` must be a positive odd int. "
+                f"Received: neighbor_kernel_size={neighbor_kernel_size}"
+            )
+        self.neighbor_aggregation = check_choice(
+            "neighbor_aggregation", neighbor_aggregation, AGGREGATION_MODES
+        )
+        self.offset_kernel_size = check_positive_int(
+            "offset_kernel_size", offset_kernel_size
+        )
+        self.fusion = check_choice("fusion", fusion, FUSIONS)
+        self.return_offsets = check_bool("return_offsets", return_offsets)
 
         offset_dtype = precise_dtype_policy(self.dtype_policy)
         self.offset_predictor = keras.layers.Conv2D(
@@ -169,7 +172,7 @@ class SemanticRefinementModule(FPNFusion):
         self.fusion_projection = None
         if fusion == "concat":
             self.fusion_projection = ConvBNAct(
-                filters, 1, name="fusion_projection", **self._conv_args()
+                filters, 1, name="fusion_projection", **conv_arguments(self)
             )
 
     def build(self, input_shape):

@@ -4,6 +4,8 @@ import re
 
 import keras
 
+from keras_srcrm.utils.validation import check_number
+
 _AUX_NAME = re.compile(r"aux_[1-9][0-9]*")
 
 
@@ -28,7 +30,7 @@ def _output_names(model_or_output_names):
         return list(outputs)
     if isinstance(model_or_output_names, str):
         raise ValueError(
-            "Argument `model_or_output_names` must be a model or a sequence "
+            "`model_or_output_names` must be a model or a sequence "
             f"of names. Received the string {model_or_output_names!r}"
         )
     return list(model_or_output_names)
@@ -100,15 +102,7 @@ def deep_supervision_losses(
     model.compile(optimizer="adam", loss=losses, loss_weights=loss_weights)
     ```
     """
-    if isinstance(aux_weight, bool) or not isinstance(aux_weight, (int, float)):
-        raise ValueError(
-            f"Argument `aux_weight` must be a number >= 0. "
-            f"Received: aux_weight={aux_weight!r}"
-        )
-    if aux_weight < 0:
-        raise ValueError(
-            f"Argument `aux_weight` must be >= 0. Received: aux_weight={aux_weight}"
-        )
+    check_number("aux_weight", aux_weight, minimum=0.0)
     names = _checked_output_names(model_or_output_names, main_output)
     aux_loss = loss if aux_loss is None else aux_loss
     losses = {name: loss if name == main_output else aux_loss for name in names}

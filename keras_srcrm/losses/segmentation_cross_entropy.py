@@ -1,8 +1,13 @@
 """Pixel-wise cross-entropy with an ignore label, class weights and OHEM."""
 
 import keras
-import numpy as np
 from keras import ops
+
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_class_weights
+from keras_srcrm.utils.validation import check_ignore_label
+from keras_srcrm.utils.validation import check_int
+from keras_srcrm.utils.validation import check_number
 
 
 def _scale_loss_for_distribution(value):
@@ -112,46 +117,15 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     ):
         # Keras validates `reduction`.
         super().__init__(name=name, reduction=reduction, dtype="float32")
-        if ignore_label is not None and (
-            isinstance(ignore_label, bool)
-            or not isinstance(ignore_label, (int, np.integer))
-        ):
-            raise ValueError(
-                "Argument `ignore_label` must be an integer or None. "
-                f"Received: ignore_label={ignore_label!r}"
+        self.from_logits = check_bool("from_logits", from_logits)
+        self.ignore_label = check_ignore_label(ignore_label, allow_none=True)
+        self.class_weights = check_class_weights(class_weights)
+        self.ohem_threshold = None
+        if ohem_threshold is not None:
+            self.ohem_threshold = check_number(
+                "ohem_threshold", ohem_threshold, positive=True, maximum=1.0
             )
-        if class_weights is not None:
-            weights = np.asarray(class_weights, dtype="float64")
-            if weights.ndim != 1 or not np.all(np.isfinite(weights)):
-                raise ValueError(
-                    "Argument `class_weights` must be a 1-D sequence of finite "
-                    f"numbers. Received: class_weights={class_weights!r}"
-                )
-            if np.any(weights < 0):
-                raise ValueError(
-                    "Argument `class_weights` must be non-negative. "
-                    f"Received: class_weights={class_weights!r}"
-                )
-            class_weights = [float(w) for w in weights]
-        if ohem_threshold is not None and not 0 < ohem_threshold <= 1:
-            raise ValueError(
-                "Argument `ohem_threshold` must be in (0, 1] or None. "
-                f"Received: ohem_threshold={ohem_threshold!r}"
-            )
-        if (
-            isinstance(ohem_min_kept, bool)
-            or not isinstance(ohem_min_kept, (int, np.integer))
-            or ohem_min_kept < 0
-        ):
-            raise ValueError(
-                "Argument `ohem_min_kept` must be an integer >= 0. "
-                f"Received: ohem_min_kept={ohem_min_kept!r}"
-            )
-        self.from_logits = bool(from_logits)
-        self.ignore_label = None if ignore_label is None else int(ignore_label)
-        self.class_weights = class_weights
-        self.ohem_threshold = None if ohem_threshold is None else float(ohem_threshold)
-        self.ohem_min_kept = int(ohem_min_kept)
+        self.ohem_min_kept = check_int("ohem_min_kept", ohem_min_kept, minimum=0)
 
     def _standardize(self, y_true, y_pred):
         y_pred = ops.convert_to_tensor(y_pred)

@@ -7,7 +7,7 @@ miscounting them.
 
 from keras_srcrm.metrics.boundary_iou import BoundaryIoU
 from keras_srcrm.metrics.confusion_matrix import ConfusionMatrixMetric
-from keras_srcrm.metrics.mean_iou import MeanIoU
-from keras_srcrm.metrics.pixel_accuracy import PixelAccuracy
+from keras_srcrm.metrics.confusion_matrix import MeanIoU
+from keras_srcrm.metrics.confusion_matrix import PixelAccuracy
 
 __all__ = ["BoundaryIoU", "ConfusionMatrixMetric", "MeanIoU", "PixelAccuracy"]

@@ -22,6 +22,9 @@ import numpy as np
 from keras import ops
 
 from keras_srcrm.metrics import _counting
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_ignore_label
+from keras_srcrm.utils.validation import check_num_classes
 
 _INT32_MAX = np.iinfo(np.int32).max
 _INT32_MIN = np.iinfo(np.int32).min
@@ -81,35 +84,11 @@ class SegmentationMetricBase(keras.metrics.Metric):
         dtype=None,
     ):
         super().__init__(name=name, dtype=dtype or "float32")
-        if isinstance(num_classes, bool) or not isinstance(
-            num_classes, (int, np.integer)
-        ):
-            raise ValueError(
-                "Argument `num_classes` must be an integer >= 2. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        if num_classes < 2:
-            raise ValueError(
-                "Argument `num_classes` must be an integer >= 2. "
-                f"Received: num_classes={num_classes}"
-            )
-        if ignore_label is not None and (
-            isinstance(ignore_label, bool)
-            or not isinstance(ignore_label, (int, np.integer))
-        ):
-            raise ValueError(
-                "Argument `ignore_label` must be an integer or None. "
-                f"Received: ignore_label={ignore_label!r}"
-            )
-        if invalid_labels not in _INVALID_LABELS_OPTIONS:
-            raise ValueError(
-                "Argument `invalid_labels` must be one of "
-                f"{_INVALID_LABELS_OPTIONS}. "
-                f"Received: invalid_labels={invalid_labels!r}"
-            )
-        self.num_classes = int(num_classes)
-        self.ignore_label = None if ignore_label is None else int(ignore_label)
-        self.invalid_labels = invalid_labels
+        self.num_classes = check_num_classes(num_classes)
+        self.ignore_label = check_ignore_label(ignore_label, allow_none=True)
+        self.invalid_labels = check_choice(
+            "invalid_labels", invalid_labels, _INVALID_LABELS_OPTIONS
+        )
         self._direction = "up"
 
         # Index 0 describes `y_true`, index 1 `y_pred`.

@@ -8,6 +8,8 @@ from keras import ops
 
 from keras_srcrm.metrics import _counting
 from keras_srcrm.metrics._base import SegmentationMetricBase
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_positive_int
 
 _FILL = np.iinfo(np.int32).min
 
@@ -160,22 +162,12 @@ class BoundaryIoU(SegmentationMetricBase):
                 f"Received: band_width={band_width}, "
                 f"band_fraction={band_fraction}"
             )
-        if band_width is not None and (
-            isinstance(band_width, bool)
-            or not isinstance(band_width, (int, np.integer))
-            or band_width < 1
-        ):
-            raise ValueError(
-                "Argument `band_width` must be an integer >= 1 (pixels). "
-                f"Received: band_width={band_width!r}"
-            )
+        if band_width is not None:
+            check_positive_int("band_width", band_width)
         if band_width is None and band_fraction is None:
             band_fraction = 0.02
-        if band_fraction is not None and not 0 < band_fraction <= 1:
-            raise ValueError(
-                "Argument `band_fraction` must be in (0, 1]. "
-                f"Received: band_fraction={band_fraction!r}"
-            )
+        if band_fraction is not None:
+            check_number("band_fraction", band_fraction, positive=True, maximum=1.0)
         self.band_width = None if band_width is None else int(band_width)
         self.band_fraction = None if band_fraction is None else float(band_fraction)
         # Rows: |G_d| per class, |P_d| per class, |G_d ∩ P_d| per class.

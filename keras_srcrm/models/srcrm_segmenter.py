@@ -8,7 +8,12 @@ from keras_srcrm.layers.resize_like import ResizeLike
 from keras_srcrm.models.backbones import backbone_preprocessing
 from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
+from keras_srcrm.models.backbones.loader import converter_preset
 from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_num_classes
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_positive_int
 
 OUTPUT_ACTIVATIONS = (None, "softmax")
 
@@ -54,9 +59,12 @@ class SRCRMSegmenter(keras.Model):
             for per-class probabilities.
         dropout: Dropout rate before the classifiers. Defaults to 0.1.
         preprocessing: `"auto"` (the default) adds the input normalisation the
-            backbone expects for `[0, 255]` RGB inputs
-            (`keras_srcrm.models.backbone_preprocessing`); None adds nothing
-            (feed what the backbone expects); or a Keras layer to use instead.
+            backbone's family expects for `[0, 255]` RGB inputs
+            (`keras_srcrm.models.backbone_preprocessing(backbone)`); None adds
+            nothing (feed what the backbone expects); or a Keras layer to use
+            instead, e.g. `backbone_preprocessing(backbone, preset=...)` for
+            a KerasHub preset whose image converter differs from ImageNet's
+            (`from_preset` does this for you).
         kernel_regularizer: Optional regularizer of the decoder and heads.
         **kwargs: Base model arguments, e.g. `name`.
 
@@ -89,15 +97,10 @@ class SRCRMSegmenter(keras.Model):
         kernel_regularizer=None,
         **kwargs,
     ):
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(
-                f"`num_classes` must be a positive int. Received: {num_classes!r}"
-            )
-        if output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"`output_activation` must be one of {OUTPUT_ACTIVATIONS}. "
-                f"Received: output_activation={output_activation!r}"
-            )
+        num_classes = check_num_classes(num_classes)
+        check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        check_positive_int("decoder_filters", decoder_filters)
+        check_number("dropout", dropout, minimum=0.0, maximum=1.0)
         # === Layers ===
         extractor = pyramid_feature_extractor(backbone)
         if isinstance(preprocessing, str):
@@ -220,13 +223,17 @@ class SRCRMSegmenter(keras.Model):
         ```
         """
         backbone_args = {} if input_shape is None else {"input_shape": input_shape}
+        spec = preset
         if preset in SEGMENTER_PRESETS:
             config = SEGMENTER_PRESETS[preset]
             spec = config.backbone if load_weights else config.offline_backbone
-            backbone = load_backbone(spec, load_weights=load_weights, **backbone_args)
             kwargs = {**config.segmenter_kwargs(), **kwargs}
-        else:
-            backbone = load_backbone(preset, load_weights=load_weights, **backbone_args)
+        backbone = load_backbone(spec, load_weights=load_weights, **backbone_args)
+        if kwargs.get("preprocessing", "auto") == "auto":
+            # The preset's own image converter, where it has one.
+            kwargs["preprocessing"] = backbone_preprocessing(
+                backbone, preset=converter_preset(spec), name="preprocessing"
+            )
         return cls(backbone, num_classes, **kwargs)
 
     def inference_model(self):

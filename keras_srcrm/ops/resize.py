@@ -2,8 +2,10 @@
 
 from keras import ops
 
+from keras_srcrm.ops import cost
 from keras_srcrm.ops import sampling
-from keras_srcrm.utils import flops
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_rank
 
 
 def resize_bilinear(images, size, *, align_corners=False):
@@ -42,20 +44,17 @@ def resize_bilinear(images, size, *, align_corners=False):
     >>> resize_bilinear(x, (32, 32), align_corners=True).shape
     (1, 32, 32, 8)
     """
-    if len(images.shape) != 4:
-        raise ValueError(
-            "`images` must be a rank-4 tensor (batch, height, width, channels). "
-            f"Received: images.shape={tuple(images.shape)}"
-        )
+    check_rank("images", images.shape, 4, "(batch, height, width, channels)")
     if len(size) != 2:
         raise ValueError(f"`size` must be (height, width). Received: size={size}")
+    check_bool("align_corners", align_corners)
     dtype = images.dtype
     compute_dtype = sampling.compute_dtype_for(dtype)
     images = ops.cast(images, compute_dtype)
     shape = ops.shape(images)
     out = _resize_axis(images, 1, shape[1], size[0], align_corners)
     out = _resize_axis(out, 2, shape[2], size[1], align_corners)
-    flops.report_bilinear_sampling(out, "resize_bilinear")
+    cost.report_bilinear_sampling(out, "resize_bilinear")
     return ops.cast(out, dtype)
 
 

@@ -3,31 +3,23 @@
 import keras
 from keras import ops
 
+from keras_srcrm.ops import cost
 from keras_srcrm.ops import sampling
-from keras_srcrm.utils import flops
+from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_rank
+
+DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def _standardize_data_format(data_format):
     data_format = data_format or keras.config.image_data_format()
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "`data_format` must be 'channels_last' or 'channels_first'. "
-            f"Received: data_format={data_format!r}"
-        )
-    return data_format
+    return check_choice("data_format", data_format, DATA_FORMATS)
 
 
 def _validate_options(padding_mode, align_corners):
-    if padding_mode not in sampling.PADDING_MODES:
-        raise ValueError(
-            f"`padding_mode` must be one of {sampling.PADDING_MODES}. "
-            f"Received: padding_mode={padding_mode!r}"
-        )
-    if not isinstance(align_corners, bool):
-        raise ValueError(
-            "`align_corners` must be a Python bool. "
-            f"Received: align_corners={align_corners!r}"
-        )
+    check_choice("padding_mode", padding_mode, sampling.PADDING_MODES)
+    check_bool("align_corners", align_corners)
 
 
 def _validate_float(name, tensor):
@@ -43,14 +35,6 @@ def _split_channels(shape, data_format):
     if data_format == "channels_first":
         return shape[0], shape[2], shape[3], shape[1]
     return shape[0], shape[1], shape[2], shape[3]
-
-
-def _check_rank4(name, shape, layout):
-    if len(shape) != 4:
-        raise ValueError(
-            f"`{name}` must be a rank-4 tensor of shape {layout}. "
-            f"Received: {name}.shape={tuple(shape)}"
-        )
 
 
 def _dims_match(a, b):
@@ -71,8 +55,8 @@ def _validate_pair(
         if data_format == "channels_first"
         else "(batch, height, width, channels)"
     )
-    _check_rank4(features_name, features_shape, feature_layout)
-    _check_rank4(coords_name, coords_shape, coords_layout)
+    check_rank(features_name, features_shape, 4, f"of shape {feature_layout}")
+    check_rank(coords_name, coords_shape, 4, f"of shape {coords_layout}")
     f_batch, f_height, f_width, _ = _split_channels(features_shape, data_format)
     c_batch, c_height, c_width, c_last = _split_channels(coords_shape, data_format)
     if c_last is not None and c_last != 2:
@@ -181,7 +165,7 @@ def _flow_warp(features, flow, align_corners, padding_mode, data_format):
     x = xs + flow[..., 0]
     y = ys + flow[..., 1]
     out = sampling.bilinear_sample(features, x, y, padding_mode, align_corners)
-    flops.report_bilinear_sampling(out, "flow_warp")
+    cost.report_bilinear_sampling(out, "flow_warp")
     return _from_channels_last(out, data_format)
 
 
@@ -193,7 +177,7 @@ def _grid_sample(features, grid, align_corners, padding_mode, data_format):
     x = _unnormalize(grid[..., 0], shape[2], align_corners)
     y = _unnormalize(grid[..., 1], shape[1], align_corners)
     out = sampling.bilinear_sample(features, x, y, padding_mode, align_corners)
-    flops.report_bilinear_sampling(out, "grid_sample")
+    cost.report_bilinear_sampling(out, "grid_sample")
     return _from_channels_last(out, data_format)
 
 

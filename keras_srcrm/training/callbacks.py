@@ -111,15 +111,15 @@ def training_callbacks(
     ```
     """
     if mode not in _MODES:
-        raise ValueError(f"Argument `mode` must be one of {_MODES}. Received: {mode!r}")
+        raise ValueError(f"`mode` must be one of {_MODES}. Received: mode={mode!r}")
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(
-            f"Argument `monitor` must be a non-empty string. Received: {monitor!r}"
+            f"`monitor` must be a non-empty string. Received: monitor={monitor!r}"
         )
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(
-            f"Argument `output_dir` must be a directory. Received: '{output_dir}', "
+            f"`output_dir` must be a directory. Received: '{output_dir}', "
             "which is a file"
         )
     best_path = output_dir / BEST_CHECKPOINT

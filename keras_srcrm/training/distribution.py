@@ -5,6 +5,7 @@ import contextlib
 import keras
 
 from keras_srcrm.utils.backend import backend_name
+from keras_srcrm.utils.validation import check_positive_int
 
 _TORCH_MESSAGE = (
     "Keras's torch backend has no built-in data parallelism that `model.fit` "
@@ -21,13 +22,13 @@ def _check_devices(devices):
         return None
     if isinstance(devices, str) or not all(isinstance(d, str) for d in devices):
         raise ValueError(
-            "Argument `devices` must be None or a list of device names such as "
+            "`devices` must be None or a list of device names such as "
             f"['gpu:0', 'gpu:1']. Received: devices={devices!r}"
         )
     devices = list(devices)
     if not devices:
         raise ValueError(
-            "Argument `devices` must name at least one device. Received: devices=[]"
+            "`devices` must name at least one device. Received: devices=[]"
         )
     return devices
 
@@ -153,10 +154,7 @@ def logical_cpu_devices(count):
         ...
     ```
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(
-            f"Argument `count` must be a positive int. Received: count={count!r}"
-        )
+    count = check_positive_int("count", count)
     backend = backend_name()
     if backend == "jax":
         import jax

@@ -6,6 +6,8 @@ from keras_srcrm.metrics import MeanIoU
 from keras_srcrm.metrics import PixelAccuracy
 from keras_srcrm.training.optimizers import build_optimizer
 from keras_srcrm.utils.backend import backend_name
+from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_num_classes
 
 MAIN_OUTPUT = "segmentation"
 
@@ -45,11 +47,7 @@ def resolve_jit_compile(jit_compile="auto"):
         if backend == "tensorflow":
             return _tensorflow_replicas() == 1
         return backend == "jax"
-    if not isinstance(jit_compile, bool):
-        raise ValueError(
-            "Argument `jit_compile` must be 'auto', True or False. "
-            f"Received: jit_compile={jit_compile!r}"
-        )
+    check_choice("jit_compile", jit_compile, ("auto", True, False))
     if jit_compile and backend == "tensorflow" and _tensorflow_replicas() > 1:
         raise ValueError(
             "`jit_compile=True` does not work inside a multi-replica "
@@ -129,11 +127,7 @@ def compile_segmenter(
     )
     ```
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise ValueError(
-            "Argument `num_classes` must be a positive int. "
-            f"Received: num_classes={num_classes!r}"
-        )
+    num_classes = check_num_classes(num_classes)
     jit_compile = resolve_jit_compile(jit_compile)
     if optimizer is None:
         optimizer = build_optimizer()

@@ -1,9 +1,11 @@
 """An optimizer factory with the weight-decay exclusions of segmentation."""
 
-import math
 import re
 
 import keras
+
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_positive_number
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adam")
 # Variable names (a variable's own name, not its path) that get no weight
@@ -11,18 +13,6 @@ OPTIMIZER_NAMES = ("sgd", "adamw", "adam")
 # (BatchNormalization, LayerNormalization, GroupNormalization).
 NO_WEIGHT_DECAY_NAMES = ("bias", "gamma", "beta")
 _ADAMW_DEFAULT_WEIGHT_DECAY = 0.01
-
-
-def _check_positive(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a positive number. Received: {name}={value!r}"
-        )
 
 
 def _exact_name_pattern(name):
@@ -97,43 +87,31 @@ def build_optimizer(
     """
     if not isinstance(name, str) or name.lower() not in OPTIMIZER_NAMES:
         raise ValueError(
-            f"Argument `name` must be one of {OPTIMIZER_NAMES}. Received: name={name!r}"
+            f"`name` must be one of {OPTIMIZER_NAMES}. Received: name={name!r}"
         )
     name = name.lower()
     if not isinstance(
         learning_rate, keras.optimizers.schedules.LearningRateSchedule
     ) and not callable(learning_rate):
-        _check_positive(learning_rate, "learning_rate")
-    if (
-        isinstance(momentum, bool)
-        or not isinstance(momentum, (int, float))
-        or not 0 <= momentum < 1
-    ):
+        check_positive_number("learning_rate", learning_rate)
+    if check_number("momentum", momentum, minimum=0.0, maximum=1.0) == 1.0:
         raise ValueError(
-            f"Argument `momentum` must be in [0, 1). Received: momentum={momentum!r}"
+            f"`momentum` must be in [0, 1). Received: momentum={momentum!r}"
         )
-    if weight_decay is not None and (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, (int, float))
-        or not math.isfinite(weight_decay)
-        or weight_decay < 0
-    ):
-        raise ValueError(
-            "Argument `weight_decay` must be a number >= 0 or None. "
-            f"Received: weight_decay={weight_decay!r}"
-        )
+    if weight_decay is not None:
+        check_number("weight_decay", weight_decay, minimum=0.0)
     if nesterov and name != "sgd":
         raise ValueError(
-            "Argument `nesterov` applies to SGD only. "
+            "`nesterov` applies to SGD only. "
             f"Received: nesterov={nesterov!r} with name={name!r}"
         )
     if clipnorm is not None:
-        _check_positive(clipnorm, "clipnorm")
+        check_positive_number("clipnorm", clipnorm)
     if isinstance(no_weight_decay_names, str) or not all(
         isinstance(n, str) and n for n in no_weight_decay_names
     ):
         raise ValueError(
-            "Argument `no_weight_decay_names` must be a sequence of non-empty "
+            "`no_weight_decay_names` must be a sequence of non-empty "
             f"strings. Received: no_weight_decay_names={no_weight_decay_names!r}"
         )
     if name == "adamw" and weight_decay is None:

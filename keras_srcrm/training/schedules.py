@@ -1,17 +1,12 @@
 """Learning-rate schedules for segmentation training."""
 
-import math
-
 import keras
 from keras import ops
 
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+from keras_srcrm.utils.validation import check_int
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import check_positive_number
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -78,44 +73,17 @@ class PolynomialDecayWithWarmup(keras.optimizers.schedules.LearningRateSchedule)
         name="PolynomialDecayWithWarmup",
     ):
         super().__init__()
-        if (
-            not _is_number(initial_learning_rate)
-            or not math.isfinite(initial_learning_rate)
-            or initial_learning_rate <= 0
-        ):
-            raise ValueError(
-                "Argument `initial_learning_rate` must be a positive number. "
-                f"Received: initial_learning_rate={initial_learning_rate!r}"
-            )
-        if not _is_int(decay_steps) or decay_steps < 1:
-            raise ValueError(
-                "Argument `decay_steps` must be a positive int. "
-                f"Received: decay_steps={decay_steps!r}"
-            )
-        if not _is_number(power) or not math.isfinite(power) or power <= 0:
-            raise ValueError(
-                f"Argument `power` must be a positive number. Received: power={power!r}"
-            )
-        if (
-            not _is_number(end_learning_rate)
-            or not 0 <= end_learning_rate <= initial_learning_rate
-        ):
-            raise ValueError(
-                "Argument `end_learning_rate` must be a number in "
-                f"[0, initial_learning_rate={initial_learning_rate}]. "
-                f"Received: end_learning_rate={end_learning_rate!r}"
-            )
-        if not _is_int(warmup_steps) or not 0 <= warmup_steps <= decay_steps:
-            raise ValueError(
-                "Argument `warmup_steps` must be an int in "
-                f"[0, decay_steps={decay_steps}]. "
-                f"Received: warmup_steps={warmup_steps!r}"
-            )
-        if not _is_number(warmup_ratio) or not 0 <= warmup_ratio <= 1:
-            raise ValueError(
-                "Argument `warmup_ratio` must be a number in [0, 1]. "
-                f"Received: warmup_ratio={warmup_ratio!r}"
-            )
+        check_positive_number("initial_learning_rate", initial_learning_rate)
+        check_positive_int("decay_steps", decay_steps)
+        check_positive_number("power", power)
+        check_number(
+            "end_learning_rate",
+            end_learning_rate,
+            minimum=0.0,
+            maximum=initial_learning_rate,
+        )
+        check_int("warmup_steps", warmup_steps, minimum=0, maximum=decay_steps)
+        check_number("warmup_ratio", warmup_ratio, minimum=0.0, maximum=1.0)
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = int(decay_steps)
         self.power = float(power)

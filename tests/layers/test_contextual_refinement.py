@@ -129,7 +129,7 @@ class TestErrors:
     def test_wrong_rank(self, rng):
         stages = random_stages(rng)
         stages[2] = stages[2][0]
-        with pytest.raises(ValueError, match=r"`stage_3` to be rank 4"):
+        with pytest.raises(ValueError, match=r"`stage_3` to be a rank-4 tensor"):
             ContextualRefinementModule(8)(stages)
 
     def test_mismatched_batch(self, rng):

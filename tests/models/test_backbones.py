@@ -245,24 +245,44 @@ def test_keras_hub_preset_directory_without_converter_is_an_error(tmp_path):
         backbone_preprocessing(backbone, preset=str(tmp_path))
 
 
-def test_keras_hub_preprocessing_follows_the_loaded_preset(rng, tmp_path):
+def test_segmenter_from_preset_uses_the_preset_image_converter(rng, tmp_path):
+    """`from_preset` passes the preset's converter explicitly; a backbone
+    carries no hidden record of where it was loaded from."""
+    from keras_srcrm.models import SRCRMSegmenter
+
     backbone = backbone_from_config("hub_resnet_mini")
     backbone.save_to_preset(str(tmp_path))
-    loaded = load_backbone(str(tmp_path))
-    # Without `image_converter.json`: the ImageNet default.
     images = random_images(rng, 4, 4)
+    # Without `image_converter.json`: the ImageNet default.
+    model = SRCRMSegmenter.from_preset(str(tmp_path), 3, decoder_filters=8)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(backbone_preprocessing(loaded)(images)),
-        keras.ops.convert_to_numpy(keras_hub_reference(loaded, images)),
+        keras.ops.convert_to_numpy(model.preprocessing(images)),
+        keras.ops.convert_to_numpy(keras_hub_reference(backbone, images)),
         rtol=1e-5,
         atol=1e-5,
     )
     # With one (mean = std = 0.5, like two EfficientNet presets): that one.
     converter = keras_hub.layers.ResNetImageConverter(scale=1.0 / 127.5, offset=-1.0)
     converter.save_to_preset(str(tmp_path))
+    model = SRCRMSegmenter.from_preset(str(tmp_path), 3, decoder_filters=8)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.preprocessing(images)),
+        images / 127.5 - 1.0,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    # A backbone loaded on its own gets the family default unless told.
     loaded = load_backbone(str(tmp_path))
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(backbone_preprocessing(loaded)(images)),
+        keras.ops.convert_to_numpy(keras_hub_reference(loaded, images)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(
+            backbone_preprocessing(loaded, preset=str(tmp_path))(images)
+        ),
         images / 127.5 - 1.0,
         rtol=1e-5,
         atol=1e-5,

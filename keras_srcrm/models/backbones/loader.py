@@ -12,7 +12,6 @@ from keras_srcrm.models.backbones import keras_hub_family
 from keras_srcrm.models.backbones.configs import BACKBONE_CONFIGS
 from keras_srcrm.models.backbones.configs import backbone_from_config
 from keras_srcrm.models.backbones.input_shapes import check_input_shape
-from keras_srcrm.models.backbones.preprocessing import remember_keras_hub_preset
 
 # Where the pretrained weights of a named configuration's architecture are.
 _WEIGHTS_OF_CONFIG = {
@@ -131,10 +130,31 @@ def load_backbone(spec, load_weights=True, input_shape=(None, None, 3)):
 
 
 def _load_keras_hub(preset, load_weights, input_shape, cls=None):
-    backbone = keras_hub_family.load_preset(preset, load_weights, input_shape, cls)
-    # `backbone_preprocessing` then reads this preset's image converter.
-    remember_keras_hub_preset(backbone, preset)
-    return backbone
+    return keras_hub_family.load_preset(preset, load_weights, input_shape, cls)
+
+
+def converter_preset(spec):
+    """The KerasHub preset whose image converter scales the inputs of the
+    backbone that `load_backbone(spec)` returns, or None.
+
+    That is `spec` itself for a KerasHub preset name or handle, and for a
+    local preset directory with an `image_converter.json`; None for every
+    other kind of spec (whose family default `backbone_preprocessing` uses).
+    Nothing is downloaded.
+    """
+    if isinstance(spec, keras.Model) or not isinstance(spec, (str, os.PathLike)):
+        return None
+    spec = os.fspath(spec)
+    if os.path.exists(spec):
+        converter = os.path.join(spec, "image_converter.json")
+        return spec if os.path.isdir(spec) and os.path.exists(converter) else None
+    if spec in applications_family.CONSTRUCTORS or spec in BACKBONE_CONFIGS:
+        return None
+    if keras_hub_family.is_handle(spec):
+        return spec
+    if keras_hub_family.is_installed() and keras_hub_family.preset_class(spec):
+        return spec
+    return None
 
 
 def _load_directory(path, load_weights, input_shape):

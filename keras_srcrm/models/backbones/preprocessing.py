@@ -2,18 +2,15 @@
 
 import numbers
 import os
-import weakref
 
 import keras
 from keras import ops
 
-from keras_srcrm.models.backbones import families
+from keras_srcrm.models.backbones import keras_hub_family
+from keras_srcrm.models.backbones.pyramid import backbone_family
+from keras_srcrm.utils.validation import check_choice
 
 _CHANNEL_ORDERS = ("rgb", "bgr")
-
-# The KerasHub preset each backbone was loaded from by `load_backbone`, so that
-# `backbone_preprocessing(backbone)` can use the preset's own image converter.
-_KERAS_HUB_PRESETS = weakref.WeakKeyDictionary()
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -58,11 +55,7 @@ class ImageNormalization(keras.layers.Layer):
 
     def __init__(self, scale=1.0, offset=0.0, channel_order="rgb", **kwargs):
         super().__init__(**kwargs)
-        if channel_order not in _CHANNEL_ORDERS:
-            raise ValueError(
-                f"`channel_order` must be one of {_CHANNEL_ORDERS}. "
-                f"Received: channel_order={channel_order!r}"
-            )
+        check_choice("channel_order", channel_order, _CHANNEL_ORDERS)
         self.scale = _standardize_factor(scale, "scale")
         self.offset = _standardize_factor(offset, "offset")
         self.channel_order = channel_order
@@ -125,15 +118,13 @@ def backbone_preprocessing(backbone, preset=None, name=None):
     - KerasCV backbones built with `include_rescaling=True` rescale inside
       the model (identity here); otherwise the layer divides by 255.
     - KerasHub backbones: what the preset's `ImageConverter` does (scale and
-      offset, no resizing). The preset is `preset`, or the one
-      `load_backbone` loaded the backbone from; a local directory is read
-      offline, a preset name or handle may download the converter's config.
-      Without a preset (a backbone built from a config, or a preset
-      directory without `image_converter.json`), the ImageNet mean/std that
-      all ResNet, MiT, CSPNet and DenseNet presets use. Two EfficientNet
-      presets differ (`efficientnet_b0_ra4_e3600_r224_imagenet` and
-      `efficientnet_b1_ra4_e3600_r240_imagenet` use mean = std = 0.5), so
-      load those with `load_backbone` or pass `preset`.
+      offset, no resizing) when `preset` names it: a local directory is
+      read offline, a preset name or handle may download the converter's
+      config. Without `preset`, the ImageNet mean/std that all ResNet, MiT,
+      CSPNet and DenseNet presets use. Two EfficientNet presets differ
+      (`efficientnet_b0_ra4_e3600_r224_imagenet` and
+      `efficientnet_b1_ra4_e3600_r240_imagenet` use mean = std = 0.5): pass
+      `preset` for those. `SRCRMSegmenter.from_preset` passes it for you.
 
     Args:
         backbone: A backbone `keras.Model` from one of the families above.
@@ -157,7 +148,7 @@ def backbone_preprocessing(backbone, preset=None, name=None):
     features = backbone(preprocessing(images))
     ```
     """
-    family = families.detect(backbone)
+    family = backbone_family(backbone)
     if family is None:
         raise ValueError(
             "Cannot tell which input scaling `backbone` expects: "
@@ -166,33 +157,18 @@ def backbone_preprocessing(backbone, preset=None, name=None):
             "model. Build an `ImageNormalization(scale=..., offset=...)` "
             "for it directly."
         )
-    spec = None
-    if family.NAME == "keras_hub":
-        if preset is not None:
-            spec = _keras_hub_preset_spec(preset, required=True)
-        elif backbone in _KERAS_HUB_PRESETS:
-            spec = _keras_hub_preset_spec(_KERAS_HUB_PRESETS[backbone])
-    if spec is None:
+    if family.NAME == "keras_hub" and preset is not None:
+        spec = _keras_hub_preset_spec(os.fspath(preset))
+    else:
         spec = family.preprocessing(backbone)
     return ImageNormalization(**spec, name=name)
 
 
-def remember_keras_hub_preset(backbone, preset):
-    """Records the KerasHub preset `backbone` was loaded from."""
-    _KERAS_HUB_PRESETS[backbone] = os.fspath(preset)
-
-
-def _keras_hub_preset_spec(preset, required=False):
-    """The scale and offset of a KerasHub preset's image converter.
-
-    Returns `None` for a local directory without `image_converter.json` (a
-    backbone saved on its own), unless `required`.
-    """
+def _keras_hub_preset_spec(preset):
+    """The scale and offset of a KerasHub preset's image converter."""
     if os.path.isdir(preset) and not os.path.exists(
         os.path.join(preset, "image_converter.json")
     ):
-        if not required:
-            return None
         raise ValueError(
             f"The preset directory `preset={preset!r}` has no "
             "`image_converter.json`, so its input scaling is unknown. Call "
@@ -201,7 +177,7 @@ def _keras_hub_preset_spec(preset, required=False):
         )
     # KerasHub reads local directories without downloading, and converts the
     # `mean`/`variance` arguments of older presets to `scale`/`offset`.
-    keras_hub = families.keras_hub_module()
+    keras_hub = keras_hub_family.import_keras_hub()
     converter = keras_hub.layers.ImageConverter.from_preset(preset)
     return {
         "scale": 1.0 if converter.scale is None else converter.scale,

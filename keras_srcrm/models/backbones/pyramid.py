@@ -4,10 +4,18 @@ import math
 
 import keras
 
-from keras_srcrm.models.backbones import families
+from keras_srcrm.models.backbones import applications_family
+from keras_srcrm.models.backbones import keras_cv_family
+from keras_srcrm.models.backbones import keras_hub_family
 
 PYRAMID_LEVELS = ("P2", "P3", "P4", "P5")
 PYRAMID_STRIDES = (4, 8, 16, 32)
+
+# The backbone families, each a module with `NAME`, `matches(model)`,
+# `pyramid_candidates(model)` and `preprocessing(model)`. KerasHub first: its
+# contract is the one this library follows. KerasHub and KerasCV models are
+# recognised by their pyramid attributes, without importing either library.
+FAMILIES = (keras_hub_family, keras_cv_family, applications_family)
 
 # Spatial size used to measure strides when the backbone's input size is
 # `None`: divisible by every stride, and large enough for every family.
@@ -105,10 +113,18 @@ def pyramid_feature_extractor(backbone, name=None):
     return PyramidFeatureExtractor(backbone, name=name or f"{backbone.name}_pyramid")
 
 
+def backbone_family(model):
+    """Returns the family module of a backbone model, or None if none matches."""
+    for family in FAMILIES:
+        if family.matches(model):
+            return family
+    return None
+
+
 def _pyramid(backbone):
     """The backbone's image input and its `[P2, P3, P4, P5]` tensors."""
     image_input = _image_input(backbone)
-    family = families.detect(backbone)
+    family = backbone_family(backbone)
     if family is None:
         raise ValueError(
             f"Found no feature pyramid in `backbone` `{backbone.name}` (class "

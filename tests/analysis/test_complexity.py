@@ -1,4 +1,4 @@
-"""Tests of `keras_srcrm.utils.count_flops` and `count_params`.
+"""Tests of `keras_srcrm.analysis.count_flops` and `count_params`.
 
 Every expected figure is computed by hand here, so the same integers are
 asserted on every backend: a pass on TensorFlow, JAX and PyTorch means the
@@ -19,10 +19,10 @@ from keras_srcrm.layers import SemanticRefinementModule
 from keras_srcrm.ops import flow_warp
 from keras_srcrm.ops import grid_sample
 from keras_srcrm.ops import resize_bilinear
-from keras_srcrm.utils import count_flops
-from keras_srcrm.utils import count_params
-from keras_srcrm.utils import flops as flops_module
-from keras_srcrm.utils import report_bilinear_sampling
+from keras_srcrm.analysis import count_flops
+from keras_srcrm.analysis import count_params
+from keras_srcrm.analysis import complexity as flops_module
+from keras_srcrm.ops.cost import report_bilinear_sampling
 
 
 def conv_macs(height, width, out_channels, kernel_size, in_channels, batch=1):
@@ -233,7 +233,7 @@ def test_keras_resizing_layers():
 
 
 def test_report_bilinear_sampling_is_a_no_op_outside_a_count():
-    report_bilinear_sampling(ops.zeros((1, 2, 2, 1)))
+    report_bilinear_sampling(ops.zeros((1, 2, 2, 1)), "test")
     assert flops_module._STATE.counter is None
 
 
@@ -640,3 +640,65 @@ def test_complexity_script_registry_and_table():
     assert row["params"] == 3 * 3 * 3 * 4 + 4
     table = script.format_table([row])
     assert "| tiny | 1x8x16x3 |" in table
+
+
+# --- Pinned against hand counts of whole networks ----------------------------------
+
+
+def resnet18_conv_macs(height, width):
+    """Convolution MACs of ResNet-18 (v1, basic blocks) from its architecture."""
+    macs = conv_macs(height // 2, width // 2, 64, 7, 3)  # stem, stride 2
+    h, w = height // 4, width // 4  # after the stride-2 max pool
+    macs += 4 * conv_macs(h, w, 64, 3, 64)  # stage 1: two blocks of two 3x3
+    in_channels = 64
+    for channels in (128, 256, 512):
+        h, w = h // 2, w // 2
+        macs += conv_macs(h, w, channels, 3, in_channels)  # strided 3x3
+        macs += 3 * conv_macs(h, w, channels, 3, channels)
+        macs += conv_macs(h, w, channels, 1, in_channels)  # 1x1 shortcut
+        in_channels = channels
+    return macs
+
+
+def srcrm_decoder_conv_macs(height, width, filters, num_classes):
+    """Convolution MACs of the SRM + CRM decoder and head on ResNet-18 stages."""
+    sizes = [(height // s, width // s) for s in (4, 8, 16, 32)]
+    channels = (64, 128, 256, 512)
+    stage_filters = filters // 4
+    h5, w5 = sizes[3]
+    # CRM at stride 32: stage projections, spatial attention's 1x1 query, key
+    # and value projections (channel attention has no convolution), output.
+    macs = sum(
+        conv_macs(h, w, stage_filters, 1, c) for (h, w), c in zip(sizes, channels)
+    )
+    macs += conv_macs(h5, w5, 2 * (filters // 8) + filters, 1, filters)
+    macs += conv_macs(h5, w5, filters, 3, filters)
+    # One SRM per top-down step: lateral projection, offset predictor and
+    # neighbour weights (3x3 on both maps), then the 3x3 smoothing.
+    for (h, w), c in zip(sizes[2::-1], channels[2::-1]):
+        macs += conv_macs(h, w, filters, 1, c)
+        macs += conv_macs(h, w, 2 + 9, 3, 2 * filters)
+        macs += conv_macs(h, w, filters, 3, filters)
+    h2, w2 = sizes[0]
+    macs += conv_macs(h2, w2, filters, 3, 4 * filters)  # multi-level fusion
+    macs += conv_macs(h2, w2, num_classes, 1, filters)  # classifier
+    return macs
+
+
+def test_resnet18_backbone_matches_the_hand_count():
+    from keras_srcrm.models import backbone_from_config
+
+    count = count_flops(backbone_from_config("hub_resnet18"), (1, 1024, 2048, 3))
+    assert count.conv == resnet18_conv_macs(1024, 2048) == 75_799_461_888
+    assert count.matmul == 0
+
+
+def test_srcrm_lite_matches_the_hand_count():
+    from keras_srcrm.models import SRCRMSegmenter
+
+    model = SRCRMSegmenter.from_preset("srcrm_lite", 19, load_weights=False)
+    count = count_flops(model, (1, 1024, 2048, 3))
+    expected = resnet18_conv_macs(1024, 2048) + srcrm_decoder_conv_macs(
+        1024, 2048, 96, 19
+    )
+    assert count.conv == expected == 139_044_323_328

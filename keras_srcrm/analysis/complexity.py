@@ -28,7 +28,9 @@ backend's functions rather than `keras.ops` also sees layers that call the
 backend directly (`keras.layers.Resizing`) and modules that imported a
 backend function by name (KerasCV's `tf_ops`). An op called inside another
 counted op (e.g. `separable_conv` calling `depthwise_conv` and `conv`) is
-counted once, by the outer op.
+counted once, by the outer op. This package's own bilinear sampling
+(`flow_warp`, `grid_sample`, `resize_bilinear`) reports itself through the
+hook of `keras_srcrm.ops.cost` while a count listens.
 """
 
 import dataclasses
@@ -45,6 +47,9 @@ import keras
 import numpy as np
 from keras.src import backend as keras_backend
 from keras.src.backend.common import global_state
+
+from keras_srcrm.ops import cost
+from keras_srcrm.utils.validation import is_shape
 
 CONV = "conv"
 MATMUL = "matmul"
@@ -267,7 +272,11 @@ def count_flops(model, input_shape, *, include_sampling=True):
         counter.reset()
         return model(*args, training=False)
 
-    with _INSTALL_LOCK, _counting(counter):
+    with (
+        _INSTALL_LOCK,
+        _counting(counter),
+        cost.listening(_record_bilinear_sampling),
+    ):
         keras_backend.compute_output_spec(forward, inputs)
     if counter.passes > 1:
         warnings.warn(
@@ -281,18 +290,9 @@ def count_flops(model, input_shape, *, include_sampling=True):
     return counter.result(input_shape, include_sampling)
 
 
-def report_bilinear_sampling(samples, op="bilinear_sampling"):
-    """Reports the bilinear samples of a custom op to an active `count_flops`.
-
-    Ops that do not go through `keras.ops.image.resize` call it with their
-    output, e.g. this package's `flow_warp` and `grid_sample`. Outside
-    `count_flops` it does nothing (and costs one attribute lookup), so it
-    changes neither results nor traced graphs.
-
-    Args:
-        samples: The op's output; 4 MACs per element are counted.
-        op: The name the samples are reported under in `FlopCount.by_op`.
-    """
+def _record_bilinear_sampling(samples, op):
+    """Counts the samples that one of this package's ops reports (see
+    `keras_srcrm.ops.cost`): 4 MACs per output element."""
     counter = _STATE.counter
     if counter is None or _STATE.depth:
         return
@@ -619,14 +619,8 @@ def _check_layer(model):
         )
 
 
-def _is_shape(value):
-    return isinstance(value, (tuple, list)) and all(
-        isinstance(d, int) or d is None for d in value
-    )
-
-
 def _map_shapes(fn, input_shape):
-    if _is_shape(input_shape):
+    if is_shape(input_shape):
         return fn(input_shape)
     if isinstance(input_shape, dict):
         return {key: fn(shape) for key, shape in input_shape.items()}
@@ -635,7 +629,7 @@ def _map_shapes(fn, input_shape):
 
 def _standardize_input_shape(input_shape):
     def check(shape):
-        if not _is_shape(shape) or not all(
+        if not is_shape(shape) or not all(
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
         ):
             raise ValueError(
@@ -654,6 +648,6 @@ def _standardize_input_shape(input_shape):
             "`input_shape` must be a shape tuple, or a list or dict of them. "
             f"Received: input_shape={input_shape!r}"
         )
-    if _is_shape(input_shape):
+    if is_shape(input_shape):
         return check(input_shape)
     return [check(shape) for shape in input_shape]
