@@ -5,6 +5,14 @@ import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests run tiny shapes, where compiling dominates: XLA (JAX, and
+# TensorFlow with jit_compile) compiles several times faster without LLVM's
+# optimisations, and computes the same values. Set before any backend loads;
+# subprocesses inherit it.
+if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    ).strip()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -66,3 +66,23 @@ def float64_enabled():
             yield
     else:
         yield
+
+
+def call_jitted(layer, inputs, **kwargs):
+    """Calls a built layer, as one compiled function on JAX.
+
+    Eager JAX compiles every op for every new shape, which costs seconds per
+    layer call on a small CPU; one `jax.jit` of the whole call compiles once.
+    Other backends call the layer eagerly.
+    """
+    if keras.backend.backend() != "jax":
+        return layer(inputs, **kwargs)
+    import jax
+
+    def call(trainable, non_trainable, inputs):
+        outputs, _ = layer.stateless_call(trainable, non_trainable, inputs, **kwargs)
+        return outputs
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+    return jax.jit(call)(trainable, non_trainable, inputs)

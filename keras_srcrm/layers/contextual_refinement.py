@@ -13,6 +13,7 @@ from keras_srcrm.layers.common import precise_dtype_policy
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.ops.resize import output_size_like
 from keras_srcrm.ops.resize import resize_bilinear
+from keras_srcrm.utils.validation import check_bool
 from keras_srcrm.utils.validation import check_call_inputs
 from keras_srcrm.utils.validation import check_choice
 from keras_srcrm.utils.validation import check_layer_inputs
@@ -63,6 +64,8 @@ class ContextualRefinementModule(keras.layers.Layer):
         spatial_attention: `"self"` (default), `"gate"` or None.
         reduction: Channel reduction of the spatial self-attention's queries
             and keys, and of the channel gate's MLP. Defaults to 8.
+        align_corners: Corner convention of the resizes to the target
+            level. Defaults to False, as `keras.ops.image.resize`.
         activation: Activation of the projections. Defaults to `"relu"`.
         kernel_initializer: Initializer of the projection kernels.
         kernel_regularizer: Optional regularizer of every kernel.
@@ -100,6 +103,7 @@ class ContextualRefinementModule(keras.layers.Layer):
         channel_attention="self",
         spatial_attention="self",
         reduction=8,
+        align_corners=False,
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
@@ -118,6 +122,7 @@ class ContextualRefinementModule(keras.layers.Layer):
             "spatial_attention", spatial_attention, SPATIAL_ATTENTIONS
         )
         self.reduction = check_positive_int("reduction", reduction)
+        self.align_corners = check_bool("align_corners", align_corners)
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -184,9 +189,11 @@ class ContextualRefinementModule(keras.layers.Layer):
             # (which, unlike an antialiased resize, XLA compiles on every
             # backend).
             for step in range(level + 1, self.target_level + 1):
-                x = resize_bilinear(x, sizes[step])
+                x = resize_bilinear(x, sizes[step], align_corners=self.align_corners)
             if level > self.target_level:
-                x = resize_bilinear(x, sizes[self.target_level])
+                x = resize_bilinear(
+                    x, sizes[self.target_level], align_corners=self.align_corners
+                )
             resized.append(x)
         x = ops.concatenate(resized, axis=-1)
         if self.channel_attention_block is not None:
@@ -210,6 +217,7 @@ class ContextualRefinementModule(keras.layers.Layer):
                 "channel_attention": self.channel_attention,
                 "spatial_attention": self.spatial_attention,
                 "reduction": self.reduction,
+                "align_corners": self.align_corners,
                 **kernel_arguments_config(self),
             }
         )

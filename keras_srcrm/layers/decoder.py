@@ -1,5 +1,7 @@
 """The SRM + CRM feature pyramid decoder."""
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -16,6 +18,54 @@ from keras_srcrm.utils.validation import check_call_inputs
 from keras_srcrm.utils.validation import check_layer_inputs
 from keras_srcrm.utils.validation import check_positive_int
 from keras_srcrm.utils.validation import check_same_batch
+
+# The SRM options that the FPN steps of the ablation share.
+FPN_SHARED_OPTIONS = (
+    "fusion",
+    "sample_from",
+    "padding_mode",
+    "activation",
+    "kernel_initializer",
+)
+# Arguments of the SRMs and the CRM that the decoder sets itself.
+_DECODER_ARGUMENTS = (
+    "filters",
+    "align_corners",
+    "kernel_regularizer",
+    "return_offsets",
+    "name",
+    "dtype",
+)
+
+
+def _check_options(name, options, layer_class):
+    """Checks a dict of extra arguments of `layer_class`; returns a copy."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(
+            f"`{name}` must be a dict of {layer_class.__name__} arguments or "
+            f"None. Received: {name}={options!r}"
+        )
+    owned = sorted(set(options) & set(_DECODER_ARGUMENTS))
+    if owned:
+        raise ValueError(
+            f"`{name}` must not set {owned}: the decoder sets them (pass "
+            f"`align_corners` to the decoder, where it applies to every "
+            f"resize). Received: {name}={options!r}"
+        )
+    accepted = set(inspect.signature(layer_class.__init__).parameters) - {
+        "self",
+        "kwargs",
+    }
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(
+            f"`{name}` has arguments that {layer_class.__name__} does not take: "
+            f"{unknown}. It takes {sorted(accepted - set(_DECODER_ARGUMENTS))}. "
+            f"Received: {name}={options!r}"
+        )
+    return dict(options)
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -36,7 +86,16 @@ class SRCRMDecoder(keras.layers.Layer):
 
     With `use_srm=False, use_crm=False` this is a plain FPN decoder with
     multi-level fusion, the baseline that each module's contribution is
-    measured against.
+    measured against. The ablation is like for like: with `use_srm=False`
+    the FPN steps take the options of `srm_options` that they share with the
+    SRM (`fusion`, `sample_from`, `padding_mode`, `activation`,
+    `kernel_initializer`), so that they differ from the SRMs only by the
+    learned offsets; the offset options (`offset_groups`,
+    `neighbor_kernel_size`, ...) have nothing to apply to there.
+
+    `align_corners` is one setting for every resize of the decoder: the
+    SRM/FPN upsampling and warp, the CRM's resizes and the multi-level
+    fusion.
 
     Args:
         filters: Channels of every pyramid level and of the output.
@@ -44,9 +103,14 @@ class SRCRMDecoder(keras.layers.Layer):
             steps). Defaults to True.
         use_crm: Whether the top of the pyramid is the CRM. Defaults to True.
         srm_options: Optional dict of extra `SemanticRefinementModule`
-            arguments (e.g. `{"offset_groups": 4}`).
+            arguments (e.g. `{"offset_groups": 4}`); not `filters`,
+            `align_corners`, `kernel_regularizer` or `return_offsets`, which
+            the decoder sets.
         crm_options: Optional dict of extra `ContextualRefinementModule`
-            arguments (e.g. `{"spatial_attention": "gate"}`).
+            arguments (e.g. `{"spatial_attention": "gate"}`), with the same
+            exceptions.
+        align_corners: Corner convention of every resize. Defaults to
+            False, as `keras.ops.image.resize`; True matches SFNet.
         return_pyramid: If True, also return the pyramid levels at strides
             8, 16 and 32 (after smoothing), e.g. for auxiliary heads.
         kernel_regularizer: Optional regularizer of every kernel.
@@ -78,6 +142,7 @@ class SRCRMDecoder(keras.layers.Layer):
         use_crm=True,
         srm_options=None,
         crm_options=None,
+        align_corners=False,
         return_pyramid=False,
         kernel_regularizer=None,
         **kwargs,
@@ -86,8 +151,13 @@ class SRCRMDecoder(keras.layers.Layer):
         self.filters = check_positive_int("filters", filters)
         self.use_srm = check_bool("use_srm", use_srm)
         self.use_crm = check_bool("use_crm", use_crm)
-        self.srm_options = dict(srm_options or {})
-        self.crm_options = dict(crm_options or {})
+        self.srm_options = _check_options(
+            "srm_options", srm_options, SemanticRefinementModule
+        )
+        self.crm_options = _check_options(
+            "crm_options", crm_options, ContextualRefinementModule
+        )
+        self.align_corners = check_bool("align_corners", align_corners)
         self.return_pyramid = check_bool("return_pyramid", return_pyramid)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
@@ -97,19 +167,38 @@ class SRCRMDecoder(keras.layers.Layer):
         }
         if use_crm:
             self.top = ContextualRefinementModule(
-                filters, name="crm", **common, **self.crm_options
+                filters,
+                align_corners=align_corners,
+                name="crm",
+                **common,
+                **self.crm_options,
             )
         else:
             self.top = ConvBNAct(filters, 1, name="top_projection", **common)
+        fpn_options = {
+            key: value
+            for key, value in self.srm_options.items()
+            if key in FPN_SHARED_OPTIONS
+        }
         self.top_down = []
         self.smoothing = []
         for level in (4, 3, 2):
             if use_srm:
                 step = SemanticRefinementModule(
-                    filters, name=f"srm_p{level}", **common, **self.srm_options
+                    filters,
+                    align_corners=align_corners,
+                    name=f"srm_p{level}",
+                    **common,
+                    **self.srm_options,
                 )
             else:
-                step = FPNFusion(filters, name=f"fpn_p{level}", **common)
+                step = FPNFusion(
+                    filters,
+                    align_corners=align_corners,
+                    name=f"fpn_p{level}",
+                    **common,
+                    **fpn_options,
+                )
             self.top_down.append(step)
             self.smoothing.append(
                 ConvBNAct(filters, 3, name=f"smooth_p{level}", **common)
@@ -153,7 +242,11 @@ class SRCRMDecoder(keras.layers.Layer):
         finest = levels[-1]
         size = output_size_like(finest)
         fused = ops.concatenate(
-            [finest] + [resize_bilinear(level, size) for level in levels[-2::-1]],
+            [finest]
+            + [
+                resize_bilinear(level, size, align_corners=self.align_corners)
+                for level in levels[-2::-1]
+            ],
             axis=-1,
         )
         fused = self.fusion(fused, training=training)
@@ -185,6 +278,7 @@ class SRCRMDecoder(keras.layers.Layer):
                 "use_crm": self.use_crm,
                 "srm_options": self.srm_options,
                 "crm_options": self.crm_options,
+                "align_corners": self.align_corners,
                 "return_pyramid": self.return_pyramid,
                 **kernel_arguments_config(self),
             }

@@ -3,18 +3,13 @@
 import keras
 from keras import ops
 
-from keras_srcrm.layers.common import conv_arguments
 from keras_srcrm.layers.common import precise_dtype_policy
-from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.offset_aggregation import AGGREGATION_MODES
 from keras_srcrm.layers.offset_aggregation import NeighborOffsetAggregation
-from keras_srcrm.ops import flow_warp
 from keras_srcrm.utils.validation import check_bool
 from keras_srcrm.utils.validation import check_choice
 from keras_srcrm.utils.validation import check_positive_int
-
-FUSIONS = ("add", "concat")
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -31,26 +26,47 @@ class SemanticRefinementModule(FPNFusion):
        (1x1 conv-BN-ReLU), and the high-level map too when its channel count
        differs;
     2. upsample the high-level map bilinearly to the high resolution;
-    3. predict `offset_groups` offset pairs `(dx, dy)` per pixel with a 3x3
+    3. predict `offset_groups` offset pairs `(dx, dy)` per pixel with a
        convolution of both maps concatenated (as SFNet's Flow Alignment
        Module does);
     4. refine each offset with a learned aggregation of its
        `neighbor_kernel_size x neighbor_kernel_size` neighbours
-       (`NeighborOffsetAggregation`; `"dynamic"` weights are predicted from
-       the same features, `"static"` ones are a learned kernel);
-    5. warp the upsampled map by the offsets (`keras_srcrm.ops.flow_warp`,
-       bilinear, border padding), one offset pair per channel group;
+       (`NeighborOffsetAggregation`). With `"dynamic"` aggregation (the
+       default) every refined offset is a convex combination of the
+       offsets around it, with weights predicted from the same features: it
+       always lies between the smallest and the largest of them. `"static"`
+       aggregation is one learned filter per offset channel, which starts as
+       the average;
+    5. resample the high-level map at the high-resolution grid plus the
+       offsets (`keras_srcrm.ops.flow_warp`), one offset pair per channel
+       group: by default the upsampled map is warped (the paper applies the
+       offsets to the upsampled maps); `sample_from="coarse"` samples the
+       coarse map directly, so that upsampling and warping are one
+       interpolation (SFNet's FAM);
     6. fuse the result with the projected low-level map (`"add"`, or
        `"concat"` followed by a 1x1 conv-BN-ReLU).
 
     The offset predictor and the aggregation start at zero, so an untrained
-    SRM is exactly bilinear upsampling followed by the fusion. Offsets are in
-    pixels of the high-resolution map. Under mixed precision the offsets are
-    predicted and refined in float32, since they are sampling positions.
+    SRM is exactly the `FPNFusion` step built with the same arguments. Offsets
+    are in pixels of the high-resolution map. Under mixed precision the
+    offsets are predicted and refined in float32, since they are sampling
+    positions.
+
+    **SFNet's Flow Alignment Module.** With `sample_from="coarse"`,
+    `padding_mode="zeros"`, `align_corners=True`, `neighbor_kernel_size=1`
+    and `fusion="add"`, the SRM computes what SFNet's `AlignedModule` inside
+    the `UperNetAlignHead` top-down step computes, with these correspondences:
+    the SRM's low-level projection is SFNet's lateral `fpn_in` conv-BN-ReLU;
+    the SRM's offset predictor is SFNet's `flow_make` 3x3 convolution composed
+    with its `down_l`/`down_h` 1x1 projections (both linear and bias-free, so
+    their composition is one 3x3 convolution on the concatenated maps, in the
+    order `[low, high]`); and SFNet's flow `f` is in units of `2 / (W, H)` of
+    the normalised output grid, so the SRM's offsets are
+    `f * (W - 1) / (2 W)` (x) and `f * (H - 1) / (2 H)` (y) pixels for an
+    output of size `(H, W)`: the predictor's weights scaled by those factors.
 
     Where the paper is not specific (the neighbour aggregation, the fusion),
-    the choices are arguments; the defaults follow SFNet's FAM, the closest
-    published relative.
+    the choices are arguments.
 
     Args:
         filters: Channels of the output (and of both projections).
@@ -58,14 +74,19 @@ class SemanticRefinementModule(FPNFusion):
             field; must divide `filters`. Defaults to 1.
         neighbor_kernel_size: Odd size of the offset neighbourhood that each
             offset is refined with; 1 disables the refinement. Defaults to 3.
-        neighbor_aggregation: `"dynamic"` (content-aware weights, default) or
-            `"static"` (a learned kernel).
+        neighbor_aggregation: `"dynamic"` (content-aware convex weights,
+            default) or `"static"` (a learned filter).
         offset_kernel_size: Kernel size of the offset predictor. Defaults to 3.
-        align_corners: Corner convention of the bilinear upsampling (and of
-            the warp's reflection padding): False (the default) matches
-            `keras.ops.image.resize`; True matches SFNet and
+        align_corners: Corner convention of the bilinear upsampling and of
+            the warp: False (the default) matches `keras.ops.image.resize`;
+            True matches SFNet and
             `torch.nn.functional.interpolate(align_corners=True)`.
         fusion: `"add"` (default) or `"concat"`.
+        sample_from: `"upsampled"` (default: warp the upsampled map) or
+            `"coarse"` (sample the coarse map directly, SFNet's FAM).
+        padding_mode: What a sample outside the map sees: `"border"` (the
+            nearest edge pixel, the default), `"zeros"` (as SFNet) or
+            `"reflection"`.
         activation: Activation of the projections. Defaults to `"relu"`.
         kernel_initializer: Initializer of the projection kernels.
         kernel_regularizer: Optional regularizer of every kernel.
@@ -110,6 +131,8 @@ class SemanticRefinementModule(FPNFusion):
         offset_kernel_size=3,
         align_corners=False,
         fusion="add",
+        sample_from="upsampled",
+        padding_mode="border",
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
@@ -119,6 +142,9 @@ class SemanticRefinementModule(FPNFusion):
         super().__init__(
             filters,
             align_corners=align_corners,
+            fusion=fusion,
+            sample_from=sample_from,
+            padding_mode=padding_mode,
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
@@ -145,7 +171,6 @@ class SemanticRefinementModule(FPNFusion):
         self.offset_kernel_size = check_positive_int(
             "offset_kernel_size", offset_kernel_size
         )
-        self.fusion = check_choice("fusion", fusion, FUSIONS)
         self.return_offsets = check_bool("return_offsets", return_offsets)
 
         offset_dtype = precise_dtype_policy(self.dtype_policy)
@@ -169,11 +194,6 @@ class SemanticRefinementModule(FPNFusion):
                 dtype=offset_dtype,
                 name="offset_aggregation",
             )
-        self.fusion_projection = None
-        if fusion == "concat":
-            self.fusion_projection = ConvBNAct(
-                filters, 1, name="fusion_projection", **conv_arguments(self)
-            )
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -184,49 +204,47 @@ class SemanticRefinementModule(FPNFusion):
             self.offset_aggregation.build(
                 tuple(low_shape[:3]) + (2 * self.offset_groups,), guide_shape
             )
-        if self.fusion_projection is not None:
-            self.fusion_projection.build(guide_shape)
 
     def call(self, inputs, training=None):
-        low, upsampled = self._project_and_upsample(inputs, training)
+        low, high, upsampled = self._project_and_upsample(inputs, training)
         guide = ops.concatenate([low, upsampled], axis=-1)
         offsets = self.offset_predictor(guide)
         if self.offset_aggregation is not None:
             offsets = self.offset_aggregation(offsets, guide)
-        aligned = self._warp(upsampled, offsets)
-        if self.fusion == "add":
-            fused = low + aligned
-        else:
-            fused = self.fusion_projection(
-                ops.concatenate([low, aligned], axis=-1), training=training
-            )
+        source = upsampled if self.sample_from == "upsampled" else high
+        fused = self._fuse(low, self._warp(source, offsets), training)
         if self.return_offsets:
             return fused, offsets
         return fused
 
     def _warp(self, features, offsets):
-        warp_args = {"align_corners": self.align_corners, "padding_mode": "border"}
+        """Warps each channel group of `features` by its own offset pair.
+
+        `features` is the upsampled map, or the coarse one; the output has
+        the offsets' size.
+        """
         if self.offset_groups == 1:
-            return flow_warp(features, offsets, **warp_args)
+            return self._sample(features, offsets)
         # Groups become extra batch entries, so one warp call serves them all.
         groups = self.offset_groups
         batch, height, width, channels = ops.shape(features)
-        features = ops.reshape(
-            features, (batch, height, width, groups, channels // groups)
-        )
+        _, out_height, out_width, _ = ops.shape(offsets)
+        size = channels // groups
+        features = ops.reshape(features, (batch, height, width, groups, size))
         features = ops.reshape(
             ops.transpose(features, (0, 3, 1, 2, 4)),
-            (batch * groups, height, width, channels // groups),
+            (batch * groups, height, width, size),
         )
-        offsets = ops.reshape(offsets, (batch, height, width, groups, 2))
+        offsets = ops.reshape(offsets, (batch, out_height, out_width, groups, 2))
         offsets = ops.reshape(
             ops.transpose(offsets, (0, 3, 1, 2, 4)),
-            (batch * groups, height, width, 2),
+            (batch * groups, out_height, out_width, 2),
         )
-        warped = flow_warp(features, offsets, **warp_args)
-        warped = ops.reshape(warped, (batch, groups, height, width, channels // groups))
+        warped = self._sample(features, offsets)
+        warped = ops.reshape(warped, (batch, groups, out_height, out_width, size))
         return ops.reshape(
-            ops.transpose(warped, (0, 2, 3, 1, 4)), (batch, height, width, channels)
+            ops.transpose(warped, (0, 2, 3, 1, 4)),
+            (batch, out_height, out_width, channels),
         )
 
     def compute_output_shape(self, input_shape):
@@ -252,7 +270,6 @@ class SemanticRefinementModule(FPNFusion):
                 "neighbor_kernel_size": self.neighbor_kernel_size,
                 "neighbor_aggregation": self.neighbor_aggregation,
                 "offset_kernel_size": self.offset_kernel_size,
-                "fusion": self.fusion,
                 "return_offsets": self.return_offsets,
             }
         )

@@ -54,6 +54,9 @@ class SRCRMSegmenter(keras.Model):
             arguments.
         crm_options: Optional dict of extra `ContextualRefinementModule`
             arguments.
+        align_corners: Corner convention of every resize of the decoder and
+            of the heads' resize to the input size. Defaults to False, as
+            `keras.ops.image.resize`; True matches SFNet.
         auxiliary_heads: Whether to add deep-supervision heads (see above).
         output_activation: None for logits (the default), or `"softmax"`
             for per-class probabilities.
@@ -90,6 +93,7 @@ class SRCRMSegmenter(keras.Model):
         use_crm=True,
         srm_options=None,
         crm_options=None,
+        align_corners=False,
         auxiliary_heads=False,
         output_activation=None,
         dropout=0.1,
@@ -117,6 +121,7 @@ class SRCRMSegmenter(keras.Model):
             use_crm=use_crm,
             srm_options=srm_options,
             crm_options=crm_options,
+            align_corners=align_corners,
             return_pyramid=auxiliary_heads,
             kernel_regularizer=regularizer,
             name="decoder",
@@ -134,9 +139,9 @@ class SRCRMSegmenter(keras.Model):
             )(x)
             # Resizing to the input in float32 gives float32 logits under
             # mixed precision too.
-            logits = ResizeLike(dtype="float32", name=f"{name}_resize")(
-                [logits, images]
-            )
+            logits = ResizeLike(
+                align_corners=align_corners, dtype="float32", name=f"{name}_resize"
+            )([logits, images])
             if output_activation is not None:
                 logits = keras.layers.Activation(
                     output_activation, dtype="float32", name=f"{name}_activation"
@@ -172,6 +177,7 @@ class SRCRMSegmenter(keras.Model):
         self.use_crm = use_crm
         self.srm_options = dict(srm_options or {})
         self.crm_options = dict(crm_options or {})
+        self.align_corners = align_corners
         self.auxiliary_heads = auxiliary_heads
         self.output_activation = output_activation
         self.dropout = dropout
@@ -269,6 +275,7 @@ class SRCRMSegmenter(keras.Model):
             "use_crm": self.use_crm,
             "srm_options": self.srm_options,
             "crm_options": self.crm_options,
+            "align_corners": self.align_corners,
             "auxiliary_heads": self.auxiliary_heads,
             "output_activation": self.output_activation,
             "dropout": self.dropout,

@@ -48,7 +48,6 @@ def _validate_pair(
     coords_shape,
     coords_layout,
     data_format,
-    same_size,
 ):
     feature_layout = (
         "(batch, channels, height, width)"
@@ -70,14 +69,6 @@ def _validate_pair(
             f"`{features_name}` and `{coords_name}` must have the same batch "
             f"size. Received: {features_name}.shape={tuple(features_shape)} and "
             f"{coords_name}.shape={tuple(coords_shape)}"
-        )
-    if same_size and not (
-        _dims_match(f_height, c_height) and _dims_match(f_width, c_width)
-    ):
-        raise ValueError(
-            f"`{features_name}` and `{coords_name}` must have the same height "
-            f"and width. Received: {features_name}.shape={tuple(features_shape)}"
-            f" and {coords_name}.shape={tuple(coords_shape)}"
         )
 
 
@@ -154,16 +145,40 @@ class GridSample(keras.Operation):
         )
 
 
+def _to_feature_pixels(coords, out_size, in_size, align_corners):
+    """Maps pixel coordinates of the flow's grid onto the features' grid.
+
+    The identity when both sizes are equal; otherwise the corner convention
+    of a bilinear resize from `in_size` to `out_size`.
+    """
+    if isinstance(out_size, int) and isinstance(in_size, int) and out_size == in_size:
+        return coords
+    dtype = coords.dtype
+    out_size = ops.cast(out_size, dtype)
+    in_size = ops.cast(in_size, dtype)
+    if align_corners:
+        # Corner pixel centres onto corner pixel centres; a one-pixel output
+        # samples the first pixel, as torch does.
+        return coords * ((in_size - 1.0) / ops.maximum(out_size - 1.0, 1.0))
+    # Half-pixel centres; `scale = 1` and `shift = 0` for equal sizes keep the
+    # identity exact when the sizes are known only at run time.
+    scale = in_size / out_size
+    return coords * scale + (0.5 * scale - 0.5)
+
+
 def _flow_warp(features, flow, align_corners, padding_mode, data_format):
     features = _to_channels_last(features, data_format)
     flow = _to_channels_last(flow, data_format)
-    shape = ops.shape(features)
+    feature_shape = ops.shape(features)
+    flow_shape = ops.shape(flow)
     compute_dtype = sampling.compute_dtype_for(features.dtype)
     flow = ops.cast(flow, compute_dtype)
-    xs = ops.reshape(ops.arange(shape[2], dtype=compute_dtype), (1, 1, -1))
-    ys = ops.reshape(ops.arange(shape[1], dtype=compute_dtype), (1, -1, 1))
+    xs = ops.reshape(ops.arange(flow_shape[2], dtype=compute_dtype), (1, 1, -1))
+    ys = ops.reshape(ops.arange(flow_shape[1], dtype=compute_dtype), (1, -1, 1))
     x = xs + flow[..., 0]
     y = ys + flow[..., 1]
+    x = _to_feature_pixels(x, flow_shape[2], feature_shape[2], align_corners)
+    y = _to_feature_pixels(y, flow_shape[1], feature_shape[1], align_corners)
     out = sampling.bilinear_sample(features, x, y, padding_mode, align_corners)
     cost.report_bilinear_sampling(out, "flow_warp")
     return _from_channels_last(out, data_format)
@@ -202,6 +217,15 @@ def flow_warp(
     `features` exactly, and a constant integer flow `(dx, dy)` is a shift:
     `out[i, j] = features[i + dy, j + dx]` where that pixel exists.
 
+    **Warping while resizing.** `features` may have another height and width
+    than `flow` (e.g. a coarse map and a flow at twice its resolution). The
+    output then has the flow's size: the flow's grid, plus the offsets (in
+    pixels of the flow's grid), is mapped onto the features with the corner
+    convention of `align_corners`, so that zero flow is a bilinear resize
+    (`keras_srcrm.ops.resize_bilinear` with the same `align_corners`, where
+    the sample positions lie inside the map) and warping and upsampling are
+    one interpolation, as in SFNet's Flow Alignment Module.
+
     The four bilinear taps are `floor(p)` and `floor(p) + 1` on each axis, so
     the gradient with respect to the flow is the one-sided difference of the
     neighbouring pixels and is not zero at integer positions (in particular at
@@ -213,31 +237,35 @@ def flow_warp(
     zero gradient there; other pixels are unaffected.
 
     Relation to `torch.nn.functional.grid_sample` (bilinear), for a map of
-    width `W` and height `H`: `flow_warp(f, flow, align_corners=a,
-    padding_mode=p)` equals `grid_sample(f, grid, align_corners=a,
-    padding_mode=p)` with `grid = identity + flow * 2 / (W - 1, H - 1)` when
-    `a` is True, and `grid = identity + flow * 2 / (W, H)` when `a` is False,
-    `identity` being the normalised coordinates of the pixel centres. Since the
-    flow and the output share one pixel grid, `align_corners` only decides
-    where the image ends for `"reflection"` padding (`[0, W - 1]` when True,
-    `[-0.5, W - 0.5]` when False); `"zeros"` and `"border"` do not depend on it.
+    width `W` and height `H` and a flow of the same size:
+    `flow_warp(f, flow, align_corners=a, padding_mode=p)` equals
+    `grid_sample(f, grid, align_corners=a, padding_mode=p)` with
+    `grid = identity + flow * 2 / (W - 1, H - 1)` when `a` is True, and
+    `grid = identity + flow * 2 / (W, H)` when `a` is False, `identity` being
+    the normalised coordinates of the pixel centres. With equal sizes,
+    `align_corners` only decides where the image ends for `"reflection"`
+    padding (`[0, W - 1]` when True, `[-0.5, W - 0.5]` when False); `"zeros"`
+    and `"border"` do not depend on it.
 
     SFNet's Flow Alignment Module (Li et al., 2020) predicts a flow `f` at the
-    output size `(H, W)`, and samples a map of size `(h, w)` with
-    `grid = identity + f / (W, H)` and `align_corners=True`. For a map already
-    resized to `(H, W)`, that is `flow_warp` with `flow = f * (W - 1) / (2 W)`
-    (x) and `f * (H - 1) / (2 H)` (y), up to the difference between
-    resampling the resized map and the original one: one SFNet flow unit is
-    about half an output pixel.
+    output size `(H, W)` and samples the coarse map with
+    `grid_sample(coarse, identity + f / (W, H), align_corners=True)` (zero
+    padding). That is exactly `flow_warp(coarse, flow, align_corners=True,
+    padding_mode="zeros")` with `flow = f * (W - 1) / (2 W)` (x) and
+    `f * (H - 1) / (2 H)` (y): one SFNet flow unit is about half an output
+    pixel.
 
     Args:
         features: Feature map, `(B, H, W, C)` for `"channels_last"` or
             `(B, C, H, W)` for `"channels_first"`, any float dtype.
-        flow: Offsets in pixels, `(B, H, W, 2)` for `"channels_last"` or
-            `(B, 2, H, W)` for `"channels_first"`; component 0 is the x
-            (width) offset and component 1 the y (height) offset.
-        align_corners: Where the image extent ends for reflection padding; see
-            above. Defaults to `False`.
+        flow: Offsets in pixels, `(B, H_out, W_out, 2)` for
+            `"channels_last"` or `(B, 2, H_out, W_out)` for
+            `"channels_first"`; component 0 is the x (width) offset and
+            component 1 the y (height) offset. Usually `H_out, W_out` are the
+            features' `H, W`; see above for other sizes.
+        align_corners: The corner convention that maps the flow's grid onto
+            the features when their sizes differ, and where the image extent
+            ends for reflection padding; see above. Defaults to `False`.
         padding_mode: What a sample outside the image sees: `"border"` (the
             nearest edge pixel, the default), `"zeros"`, or `"reflection"`
             (the image mirrored about its extent).
@@ -245,12 +273,13 @@ def flow_warp(
             `keras.config.image_data_format()`.
 
     Returns:
-        The warped feature map, same shape and dtype as `features`.
+        The warped feature map, `(B, H_out, W_out, C)` (or
+        `(B, C, H_out, W_out)`), in the dtype of `features`.
 
     Raises:
         ValueError: If a tensor is not rank 4, the flow's offset axis is not 2,
-            batch or spatial sizes differ, a dtype is not float, or an option
-            is unknown.
+            the batch sizes differ, a dtype is not float, or an option is
+            unknown.
 
     Example:
 
@@ -258,6 +287,10 @@ def flow_warp(
     >>> flow = keras.ops.zeros((2, 32, 32, 2))
     >>> warped = flow_warp(features, flow)  # identity: equal to `features`
     >>> shifted = flow_warp(features, flow + 1.0)  # features[i + 1, j + 1]
+    >>> # Upsample 2x and warp in one interpolation:
+    >>> coarse = keras.random.normal((2, 16, 16, 16))
+    >>> flow_warp(coarse, flow, align_corners=True).shape
+    (2, 32, 32, 16)
     """
     data_format = _standardize_data_format(data_format)
     _validate_options(padding_mode, align_corners)
@@ -274,7 +307,6 @@ def flow_warp(
         flow.shape,
         offsets_layout,
         data_format,
-        same_size=True,
     )
     _validate_float("features", features)
     _validate_float("flow", flow)
@@ -345,7 +377,6 @@ def grid_sample(
         grid.shape,
         grid_layout,
         data_format,
-        same_size=False,
     )
     _validate_float("features", features)
     _validate_float("grid", grid)

@@ -183,7 +183,9 @@ class TestErrors:
             srm([high])
 
     def test_wrong_rank(self, rng):
-        with pytest.raises(ValueError, match=r"`low_level` to be a rank-4 tensor.*\(2, 8, 8\)"):
+        with pytest.raises(
+            ValueError, match=r"`low_level` to be a rank-4 tensor.*\(2, 8, 8\)"
+        ):
             SemanticRefinementModule(8)(
                 [np.zeros((2, 4, 4, 3), "float32"), np.zeros((2, 8, 8), "float32")]
             )
