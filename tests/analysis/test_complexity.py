@@ -14,14 +14,14 @@ import keras
 import pytest
 from keras import ops
 
+from keras_srcrm.analysis import complexity as flops_module
+from keras_srcrm.analysis import count_flops
+from keras_srcrm.analysis import count_params
 from keras_srcrm.layers import ContextualRefinementModule
 from keras_srcrm.layers import SemanticRefinementModule
 from keras_srcrm.ops import flow_warp
 from keras_srcrm.ops import grid_sample
 from keras_srcrm.ops import resize_bilinear
-from keras_srcrm.analysis import count_flops
-from keras_srcrm.analysis import count_params
-from keras_srcrm.analysis import complexity as flops_module
 from keras_srcrm.ops.cost import report_bilinear_sampling
 
 
