@@ -49,6 +49,7 @@ from keras.src import backend as keras_backend
 from keras.src.backend.common import global_state
 
 from keras_srcrm.ops import cost
+from keras_srcrm.utils.validation import is_int
 from keras_srcrm.utils.validation import is_shape
 
 CONV = "conv"
@@ -629,9 +630,7 @@ def _map_shapes(fn, input_shape):
 
 def _standardize_input_shape(input_shape):
     def check(shape):
-        if not is_shape(shape) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape
-        ):
+        if not is_shape(shape) or not all(is_int(d) and d > 0 for d in shape):
             raise ValueError(
                 "count_flops needs a fully static input shape with the batch "
                 "size, e.g. (1, 1024, 2048, 3): the count depends on every "

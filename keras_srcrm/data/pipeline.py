@@ -5,6 +5,7 @@ import random
 from keras_srcrm.data import augmentation
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_int
 from keras_srcrm.utils.validation import check_positive_int
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
@@ -66,15 +67,7 @@ def training_pipeline(
     ```
     """
     check_positive_int("batch_size", batch_size)
-    if (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, int)
-        or (shuffle_buffer < 0)
-    ):
-        raise ValueError(
-            "`shuffle_buffer` must be a non-negative int. "
-            f"Received: shuffle_buffer={shuffle_buffer!r}"
-        )
+    check_int("shuffle_buffer", shuffle_buffer, minimum=0)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     options = dict(

@@ -235,10 +235,7 @@ def synthetic_example(
     """
     height, width = _normalize_size(image_size)
     _check_args(1, seed, split, ignore_probability, ignore_label)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-        raise ValueError(
-            f"`index` must be a non-negative int. Received: index={index!r}"
-        )
+    check_int("index", index, minimum=0)
     rng = np.random.default_rng([int(seed), _SPLIT_CODES[split], int(index)])
     image, labels = _scene(rng, height, width, ignore_probability, ignore_label)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), labels

@@ -7,6 +7,7 @@ from keras_srcrm.export import serving
 from keras_srcrm.export.serving import ExportResult
 from keras_srcrm.utils.backend import import_optional
 from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_int
 
 # The opsets tf2onnx 1.17 can write; 13 is the oldest with every op used here.
 OPSETS = tuple(range(13, 19))
@@ -92,11 +93,7 @@ def export_onnx(
             f"Received: signature={signature!r}"
         )
     check_bool("include_probabilities", include_probabilities)
-    if isinstance(opset, bool) or opset not in OPSETS:
-        raise ValueError(
-            f"`opset` must be an int from {OPSETS[0]} to {OPSETS[-1]}. "
-            f"Received: opset={opset!r}"
-        )
+    check_int("opset", opset, minimum=OPSETS[0], maximum=OPSETS[-1])
     _, static_size = serving.check_model(model)
     image_size = serving.resolve_image_size(image_size, static_size)
     destination = atomic.resolve_destination(path, overwrite, "file")

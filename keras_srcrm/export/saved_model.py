@@ -9,6 +9,7 @@ from keras_srcrm.export import serving
 from keras_srcrm.export.serving import ExportResult
 from keras_srcrm.utils.backend import import_optional
 from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import check_positive_int
 
 JAX_PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 
@@ -121,15 +122,7 @@ def export_saved_model(
     check_bool("include_probabilities", include_probabilities)
     check_bool("verbose", verbose)
     platforms = _check_jax_platforms(jax_platforms)
-    if (
-        isinstance(jax_min_image_size, bool)
-        or not isinstance(jax_min_image_size, int)
-        or jax_min_image_size < 1
-    ):
-        raise ValueError(
-            "`jax_min_image_size` must be a positive int. "
-            f"Received: jax_min_image_size={jax_min_image_size!r}"
-        )
+    check_positive_int("jax_min_image_size", jax_min_image_size)
     _, static_size = serving.check_model(model)
     image_size = serving.resolve_image_size(image_size, static_size)
     destination = atomic.resolve_destination(path, overwrite, "directory")

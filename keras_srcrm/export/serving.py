@@ -21,6 +21,8 @@ import dataclasses
 import keras
 from keras import ops
 
+from keras_srcrm.utils.validation import check_pair
+
 SERVING_DEFAULT = "serving_default"
 SERVE_FLOAT32 = "serve_float32"
 LOGITS = "logits"
@@ -112,19 +114,12 @@ def resolve_image_size(image_size, static_size):
         ValueError: If `image_size` is malformed or contradicts the model.
     """
     if image_size is not None:
-        if (
-            not isinstance(image_size, (tuple, list))
-            or len(image_size) != 2
-            or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0
-                for d in image_size
-            )
-        ):
+        if not isinstance(image_size, (tuple, list)):
             raise ValueError(
                 "`image_size` must be None or (height, width), two positive "
                 f"ints. Received: image_size={image_size!r}"
             )
-        image_size = tuple(image_size)
+        image_size = check_pair("image_size", image_size)
         if any(s is not None and s != d for s, d in zip(static_size, image_size)):
             raise ValueError(
                 "`image_size` must match the model's fixed input size. "
