@@ -137,13 +137,13 @@ def test_real_model_on_an_odd_size(tiny_segmenter, rng):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"tile_size": 0}, r"`tile_size` must be at least 1.*tile_size=0"),
+        ({"tile_size": 0}, r"`tile_size` must be .*each >= 1.*tile_size=0"),
         ({"tile_size": (4, -1)}, r"`tile_size`.*tile_size=\(4, -1\)"),
         ({"tile_size": (4, 4, 4)}, r"`tile_size` must be an int or a pair"),
         ({"tile_size": None}, r"`tile_size`.*tile_size=None"),
         ({"tile_size": 4, "stride": 5}, r"`stride` must not exceed.*stride=5"),
         ({"tile_size": (4, 8), "stride": (2, 9)}, r"`stride`.*stride=\(2, 9\)"),
-        ({"tile_size": 4, "stride": 0}, r"`stride` must be at least 1.*stride=0"),
+        ({"tile_size": 4, "stride": 0}, r"`stride` must be .*each >= 1.*stride=0"),
         ({"tile_size": 4, "batch_size": 0}, r"`batch_size`.*batch_size=0"),
     ],
 )
