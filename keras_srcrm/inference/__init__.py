@@ -22,6 +22,8 @@ from keras_srcrm.inference.visualize import CITYSCAPES_PALETTE
 from keras_srcrm.inference.visualize import colorize
 from keras_srcrm.inference.visualize import default_palette
 from keras_srcrm.inference.visualize import encode_png
+from keras_srcrm.inference.visualize import offset_color_wheel
+from keras_srcrm.inference.visualize import offsets_to_rgb
 from keras_srcrm.inference.visualize import overlay
 from keras_srcrm.inference.visualize import save_png
 from keras_srcrm.inference.whole import predict_whole
@@ -33,6 +35,8 @@ __all__ = [
     "colorize",
     "default_palette",
     "encode_png",
+    "offset_color_wheel",
+    "offsets_to_rgb",
     "overlay",
     "predict",
     "predict_multiscale",

@@ -225,6 +225,95 @@ def overlay(image, class_map, alpha=0.5, palette=None):
     return np.rint(blended).astype(np.uint8)
 
 
+def _hsv_to_rgb(hue, saturation, value):
+    """Vectorised HSV -> RGB, every channel in [0, 1]."""
+    sector = np.floor(hue * 6.0).astype(np.int64) % 6
+    fraction = hue * 6.0 - np.floor(hue * 6.0)
+    p = value * (1.0 - saturation)
+    q = value * (1.0 - fraction * saturation)
+    t = value * (1.0 - (1.0 - fraction) * saturation)
+    choices = [
+        (value, t, p),
+        (q, value, p),
+        (p, value, t),
+        (p, q, value),
+        (t, p, value),
+        (value, p, q),
+    ]
+    channels = [np.choose(sector, [choice[c] for choice in choices]) for c in range(3)]
+    return np.stack(channels, axis=-1)
+
+
+def offsets_to_rgb(offsets, max_magnitude=None):
+    """Colours an offset (flow) field: hue is the direction, saturation the length.
+
+    The usual optical-flow colour coding: an offset pointing right is red,
+    down yellow-green, left cyan and up violet (image axes: y grows
+    downwards), and the colour saturates with the offset's length, from white
+    at zero to the full hue at `max_magnitude`. Use it to look at what an SRM
+    learned (`SemanticRefinementModule(return_offsets=True)`); see
+    `offset_color_wheel` for the legend.
+
+    Args:
+        offsets: `(H, W, 2)` or `(B, H, W, 2)` offsets `(dx, dy)` in pixels,
+            a NumPy array or a backend tensor; only the first pair is used
+            when there are several offset groups (`(..., 2 * groups)`).
+        max_magnitude: The length that gets the full colour; longer offsets
+            saturate. Defaults to the largest length in `offsets` (1 if all
+            are zero).
+
+    Returns:
+        uint8 RGB array `(..., H, W, 3)`.
+
+    Example:
+
+    >>> offsets = np.zeros((4, 4, 2), "float32")
+    >>> offsets[0, 0] = (1.0, 0.0)  # one pixel to the right: red
+    >>> offsets_to_rgb(offsets)[0, 0].tolist()
+    [255, 0, 0]
+    """
+    offsets = np.asarray(_to_numpy(offsets), dtype=np.float64)
+    if offsets.ndim not in (3, 4) or offsets.shape[-1] < 2 or offsets.shape[-1] % 2:
+        raise ValueError(
+            "`offsets` must be (H, W, 2 * groups) or (B, H, W, 2 * groups). "
+            f"Received: offsets.shape={offsets.shape}"
+        )
+    dx, dy = offsets[..., 0], offsets[..., 1]
+    finite = np.isfinite(dx) & np.isfinite(dy)
+    dx, dy = np.where(finite, dx, 0.0), np.where(finite, dy, 0.0)
+    magnitude = np.hypot(dx, dy)
+    if max_magnitude is None:
+        max_magnitude = float(magnitude.max()) if magnitude.size else 0.0
+        max_magnitude = max_magnitude or 1.0
+    else:
+        max_magnitude = check_number("max_magnitude", max_magnitude, positive=True)
+    hue = np.mod(np.arctan2(dy, dx) / (2.0 * np.pi), 1.0)
+    saturation = np.clip(magnitude / max_magnitude, 0.0, 1.0)
+    rgb = _hsv_to_rgb(hue, saturation, np.ones_like(hue))
+    return np.rint(255.0 * rgb).astype(np.uint8)
+
+
+def offset_color_wheel(size=64):
+    """The legend of `offsets_to_rgb`: offsets of the disc's points.
+
+    Args:
+        size: Side of the square image in pixels.
+
+    Returns:
+        uint8 RGB array `(size, size, 3)`: the colour of an offset pointing
+        from the centre to each pixel, full colour at the disc's edge, white
+        outside it.
+    """
+    size = check_int("size", size, minimum=2)
+    radius = (size - 1) / 2.0
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    offsets = np.stack([xs - radius, ys - radius], axis=-1)
+    wheel = offsets_to_rgb(offsets, max_magnitude=radius)
+    outside = np.hypot(offsets[..., 0], offsets[..., 1]) > radius
+    wheel[outside] = 255
+    return wheel
+
+
 def save_png(path, array, *, overwrite=False):
     """Writes an 8-bit image to a PNG file, without any imaging library.
 

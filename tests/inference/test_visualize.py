@@ -149,3 +149,30 @@ def test_encode_png_rejects_bad_arrays():
         encode_png(np.zeros((2, 2, 2), "uint8"))
     with pytest.raises(ValueError, match=r"array.shape=\(0, 2, 3\)"):
         encode_png(np.zeros((0, 2, 3), "uint8"))
+
+
+def test_offsets_to_rgb_codes_direction_and_length():
+    from keras_srcrm.inference import offset_color_wheel
+    from keras_srcrm.inference import offsets_to_rgb
+
+    offsets = np.array(
+        [[[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]], [[-2.0, 0.0], [0.0, -2.0], [1.0, 0.0]]],
+        "float32",
+    )
+    rgb = offsets_to_rgb(offsets)
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
+    assert rgb[0, 0].tolist() == [255, 255, 255]  # zero: white
+    assert rgb[0, 1].tolist() == [255, 0, 0]  # right: red
+    assert rgb[1, 0].tolist() == [0, 255, 255]  # left: cyan
+    assert rgb[1, 2].tolist() == [255, 128, 128]  # right, half the length
+    # Down and up are opposite hues at full saturation.
+    assert min(rgb[0, 2]) == 0 and min(rgb[1, 1]) == 0
+    assert offsets_to_rgb(offsets[None]).shape == (1, 2, 3, 3)
+    np.testing.assert_array_equal(
+        offsets_to_rgb(offsets, max_magnitude=4.0)[0, 1], [255, 128, 128]
+    )
+    wheel = offset_color_wheel(9)
+    assert wheel.shape == (9, 9, 3)
+    assert wheel[4, 8].tolist() == [255, 0, 0] and wheel[0, 0].tolist() == [255] * 3
+    with pytest.raises(ValueError, match="offsets"):
+        offsets_to_rgb(np.zeros((4, 4, 3)))
