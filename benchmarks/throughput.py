@@ -1,20 +1,28 @@
-"""Training and inference throughput of SRM + CRM segmenters vs DeepLabV3+.
+"""Training and inference throughput of SRM + CRM segmenters vs a PyTorch FPN.
 
-Measures, in one process and on the current Keras backend, images per second
-of a jit-compiled training step (`model.train_on_batch` after `compile(...,
-jit_compile=True)` on TensorFlow and JAX; eager on PyTorch) and of inference
-(`predict_on_batch`), for:
+Measures, on the current Keras backend, images per second of a training step
+(`model.train_on_batch` after `compile(..., jit_compile=True)` on TensorFlow
+and JAX; eager on PyTorch) and of inference (`predict_on_batch`), against the
+model a PyTorch user would pick instead at the same FLOPs: a plain PyTorch
+FPN-ResNet-18 with the architecture of segmentation_models_pytorch's
+`FPN("resnet18")` (`benchmarks/torch_fpn.py`, 142.4 GMACs at 1024x2048),
+trained in eager PyTorch with SGD, in the same run. Every model runs in its
+own subprocess, one after the other, so that peak memory is its own:
 
-- the reference: KerasCV's `DeepLabV3Plus` (ASPP + decoder) on a ResNet-18
-  (`keras_cv.models.ResNetBackbone`, the architecture of KerasCV's `resnet18`);
-- `srcrm_lite` (SRM + CRM, 96 channels) on the same KerasCV ResNet-18;
-- `fpn_resnet18`-style ablation (plain FPN, 128 channels) on the same backbone,
+- `torch_fpn_resnet18 (reference)`: the PyTorch FPN, NCHW, eager;
+- `srcrm_lite`: SRM + CRM, 96 channels, on KerasHub's ResNet-18 (140.0
+  GMACs at 1024x2048);
+- `fpn_resnet18`: the library's plain FPN ablation, 128 channels;
+- optionally (`--models ... deeplabv3plus`) KerasCV's DeepLabV3Plus.
 
-all with random weights, 19 classes, the same batch and input size, and
-prints each model's ratio to the reference (above 1 is faster). GMACs per
-image are counted with `keras_srcrm.analysis.count_flops`.
+All with random weights, 19 classes, the same batch and input size. For each
+it prints train and inference img/s, the ratio to the reference (above 1 is
+faster), the peak resident memory of the process and the time of the first
+training step (compilation included). `--profile` adds the time of one
+training step of each part of `srcrm_lite` (backbone, CRM, each SRM and its
+smoothing, multi-level fusion, head, loss), each compiled on its own.
 
-    KERAS_BACKEND=jax python benchmarks/throughput.py --size 512 1024 --batch 2
+    KERAS_BACKEND=jax python benchmarks/throughput.py --size 256 512 --batch 2
 
 The figures of a run are in docs/benchmarks.md. On a CPU use small sizes
 (the default, 256 x 512); on a GPU, `--size 1024 1024 --batch 8` is the
@@ -22,92 +30,242 @@ Cityscapes training crop.
 """
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 NUM_CLASSES = 19
+REFERENCE = "torch_fpn_resnet18"
+MODELS = (REFERENCE, "srcrm_lite", "fpn_resnet18", "deeplabv3plus")
+DEFAULT_MODELS = MODELS[:3]
 
 
-def _backbone():
-    from keras_srcrm.models import backbone_from_config
-
-    return backbone_from_config("cv_resnet18")
-
-
-def build_deeplabv3plus():
-    import keras_cv
-
-    return keras_cv.models.DeepLabV3Plus(backbone=_backbone(), num_classes=NUM_CLASSES)
-
-
-def build_srcrm(decoder_filters, use_srm, use_crm):
-    from keras_srcrm.models import SRCRMSegmenter
-
-    def build():
-        return SRCRMSegmenter(
-            _backbone(),
-            NUM_CLASSES,
-            decoder_filters=decoder_filters,
-            use_srm=use_srm,
-            use_crm=use_crm,
-        )
-
-    return build
-
-
-# name -> (builder, whether the model returns logits; KerasCV's head ends in a
-# softmax).
-MODELS = {
-    "deeplabv3plus_resnet18 (reference)": (build_deeplabv3plus, False),
-    "srcrm_lite (SRM + CRM, 96 ch)": (build_srcrm(96, True, True), True),
-    "fpn_resnet18 (no SRM, no CRM, 128 ch)": (build_srcrm(128, False, False), True),
-}
+def _peak_rss_mib():
+    # Linux reports kilobytes.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _seconds_per_call(function, repeats):
-    function()  # compiles
+    """(first call in seconds, best of `repeats` later calls)."""
+    start = time.perf_counter()
+    function()
+    first = time.perf_counter() - start
     function()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         best = min(best, time.perf_counter() - start)
-    return best
+    return first, best
 
 
-def measure(build, from_logits, size, batch, repeats):
+def measure_torch_reference(size, batch, repeats):
+    import numpy as np
+    import torch
+    import torch_fpn
+
+    torch.manual_seed(0)
+    model = torch_fpn.TorchFPN(NUM_CLASSES)
+    height, width = size
+    rng = np.random.default_rng(0)
+    images = torch.tensor(
+        rng.uniform(0, 1, (batch, 3, height, width)).astype("float32")
+    )
+    labels = torch.tensor(rng.integers(0, NUM_CLASSES, (batch, height, width)))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def train():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    def predict():
+        model.eval()
+        with torch.no_grad():
+            model(images)
+
+    _, predict_seconds = _seconds_per_call(predict, repeats)
+    first, train_seconds = _seconds_per_call(train, repeats)
+    return {
+        "gmacs": torch_fpn.conv_macs(model, (1, 3, height, width)) / 1e9,
+        "params_m": torch_fpn.parameter_count(model) / 1e6,
+        "predict": batch / predict_seconds,
+        "train": batch / train_seconds,
+        "first_step_s": first,
+        "compiled": "eager",
+    }
+
+
+def build_keras_model(name):
+    from keras_srcrm.models import SRCRMSegmenter
+
+    if name == "deeplabv3plus":
+        import keras_cv
+
+        from keras_srcrm.models import backbone_from_config
+
+        model = keras_cv.models.DeepLabV3Plus(
+            backbone=backbone_from_config("cv_resnet18"), num_classes=NUM_CLASSES
+        )
+        return model, False
+    model = SRCRMSegmenter.from_preset(name, NUM_CLASSES, load_weights=False)
+    return model, True
+
+
+def measure_keras(name, size, batch, repeats):
     import keras
     import numpy as np
 
     from keras_srcrm.analysis import count_flops
+    from keras_srcrm.analysis import count_params
 
     keras.utils.set_random_seed(0)
-    model = build()
+    model, from_logits = build_keras_model(name)
     height, width = size
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
     labels = rng.integers(0, NUM_CLASSES, (batch, height, width)).astype("int32")
     gmacs = count_flops(model, (1, height, width, 3)).gmacs
-    predict = _seconds_per_call(lambda: model.predict_on_batch(images), repeats)
+    _, predict_seconds = _seconds_per_call(
+        lambda: model.predict_on_batch(images), repeats
+    )
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
         jit_compile=keras.backend.backend() != "torch",
     )
-    train = _seconds_per_call(lambda: model.train_on_batch(images, labels), repeats)
-    # Keras turns XLA off (with a warning) for a model with a layer that does
-    # not support it: KerasCV's DeepLabV3Plus on TensorFlow.
-    jit = bool(model.jit_compile)
+    first, train_seconds = _seconds_per_call(
+        lambda: model.train_on_batch(images, labels), repeats
+    )
     return {
         "gmacs": gmacs,
-        "predict": batch / predict,
-        "train": batch / train,
-        "jit": jit,
+        "params_m": count_params(model).total / 1e6,
+        "predict": batch / predict_seconds,
+        "train": batch / train_seconds,
+        "first_step_s": first,
+        # Keras turns XLA off (with a warning) for a model with a layer that
+        # does not support it, e.g. KerasCV's DeepLabV3Plus on TensorFlow.
+        "compiled": "XLA"
+        if model.jit_compile
+        else ("eager" if keras.backend.backend() == "torch" else "no XLA"),
     }
+
+
+def profile_parts(size, batch, repeats):
+    """Seconds of one compiled training step of each part of `srcrm_lite`."""
+    import keras
+    import numpy as np
+
+    from keras_srcrm.models import SRCRMSegmenter
+
+    keras.utils.set_random_seed(0)
+    model = SRCRMSegmenter.from_preset("srcrm_lite", NUM_CLASSES, load_weights=False)
+    height, width = size
+    rng = np.random.default_rng(0)
+    decoder = model.get_layer("decoder")
+    extractor = next(layer for layer in model.layers if layer.name.endswith("_pyramid"))
+    images = rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
+    stages = [
+        np.asarray(keras.ops.convert_to_numpy(x))
+        for x in extractor(model.get_layer("preprocessing")(images))
+    ]
+    filters = decoder.filters
+    strides = (4, 8, 16, 32)
+    level = [
+        rng.standard_normal((batch, height // s, width // s, filters)).astype("float32")
+        for s in strides
+    ]
+
+    def part(name, layer_fn, inputs):
+        symbolic = [keras.Input(x.shape[1:], batch_size=batch) for x in inputs]
+        outputs = layer_fn(symbolic if len(symbolic) > 1 else symbolic[0])
+        sub = keras.Model(symbolic, outputs, name=name)
+        sub.compile(
+            keras.optimizers.SGD(0.01),
+            loss=lambda y_true, y_pred: keras.ops.mean(keras.ops.square(y_pred)),
+            jit_compile=keras.backend.backend() != "torch",
+        )
+        target = [np.zeros((batch, *o.shape[1:]), "float32") for o in sub.outputs]
+        target = target if len(target) > 1 else target[0]
+        data = inputs if len(inputs) > 1 else inputs[0]
+        _, seconds = _seconds_per_call(
+            lambda: sub.train_on_batch(data, target), repeats
+        )
+        return name, seconds
+
+    rows = [
+        part("backbone (with input scaling)", lambda x: extractor(x), [images]),
+        part("CRM (stride 32)", decoder.top, stages),
+    ]
+    for step, smooth, index in zip(decoder.top_down, decoder.smoothing, (2, 1, 0)):
+        stride = strides[index]
+        rows.append(
+            part(
+                f"SRM + smoothing, stride {stride}",
+                lambda x, step=step, smooth=smooth: smooth(step(x)),
+                [level[index + 1], stages[index]],
+            )
+        )
+    rows.append(
+        part(
+            "multi-level fusion (3x3 conv at stride 4)",
+            decoder.fusion,
+            [np.concatenate([level[0]] * 4, axis=-1)],
+        )
+    )
+    classifier = model.get_layer("segmentation_classifier")
+    resize = model.get_layer("segmentation_resize")
+    rows.append(
+        part(
+            "head: classifier, resize to the input, loss",
+            lambda x: resize([classifier(x[0]), x[1]]),
+            [level[0], images],
+        )
+    )
+    return rows
+
+
+def _child(args):
+    size = tuple(args.size)
+    if args.profile_child:
+        rows = profile_parts(size, args.batch, args.repeats)
+        result = {"profile": rows}
+    elif args.child == REFERENCE:
+        result = measure_torch_reference(size, args.batch, args.repeats)
+    else:
+        result = measure_keras(args.child, size, args.batch, args.repeats)
+    result["peak_rss_mib"] = _peak_rss_mib()
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def _run_child(extra, args):
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--size",
+        *map(str, args.size),
+        "--batch",
+        str(args.batch),
+        "--repeats",
+        str(args.repeats),
+        *extra,
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
+    return {"error": " | ".join(tail)[-200:]}
 
 
 def main():
@@ -115,39 +273,68 @@ def main():
     parser.add_argument("--size", type=int, nargs=2, default=[256, 512])
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--models", nargs="+", choices=MODELS, default=list(DEFAULT_MODELS)
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="Also time each part of srcrm_lite."
+    )
+    parser.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child or args.profile_child:
+        return _child(args)
 
     import keras
 
     print(
         f"backend={keras.backend.backend()}, input {args.size[0]}x{args.size[1]}, "
-        f"batch {args.batch}, best of {args.repeats}; reference: KerasCV "
-        "DeepLabV3Plus on the same ResNet-18"
+        f"batch {args.batch}, best of {args.repeats}, each model in its own "
+        "process; reference: a plain PyTorch FPN-ResNet-18 (smp's FPN "
+        "architecture), eager",
+        flush=True,
     )
-    print(
-        f"{'model':<40} {'GMACs/img':>9} {'train img/s':>11} {'ratio':>6} "
-        f"{'infer img/s':>11} {'ratio':>6} {'XLA':>4}"
+    header = (
+        f"{'model':<32} {'GMACs/img':>9} {'params':>7} {'train img/s':>11} "
+        f"{'ratio':>6} {'infer img/s':>11} {'ratio':>6} {'peak MiB':>9} "
+        f"{'1st step s':>10} {'compiled':>8}"
     )
+    print(header)
     reference = None
-    for name, (build, from_logits) in MODELS.items():
-        try:
-            row = measure(
-                build, from_logits, tuple(args.size), args.batch, args.repeats
-            )
-        except Exception as error:  # noqa: BLE001 (report and go on)
-            message = str(error).strip().splitlines()[0][:60]
-            print(f"{name:<40} failed: {type(error).__name__}: {message}", flush=True)
+    models = [REFERENCE] + [m for m in args.models if m != REFERENCE]
+    for name in models:
+        row = _run_child(["--child", name], args)
+        label = f"{name} (reference)" if name == REFERENCE else name
+        if "error" in row:
+            print(f"{label:<32} failed: {row['error']}", flush=True)
             continue
-        if reference is None and "(reference)" in name:
+        if name == REFERENCE:
             reference = row
         base = reference or {"train": float("nan"), "predict": float("nan")}
         print(
-            f"{name:<40} {row['gmacs']:9.2f} {row['train']:11.2f} "
-            f"{row['train'] / base['train']:6.2f} {row['predict']:11.2f} "
-            f"{row['predict'] / base['predict']:6.2f} "
-            f"{'yes' if row['jit'] else 'no':>4}",
+            f"{label:<32} {row['gmacs']:9.2f} {row['params_m']:6.2f}M "
+            f"{row['train']:11.2f} {row['train'] / base['train']:6.2f} "
+            f"{row['predict']:11.2f} {row['predict'] / base['predict']:6.2f} "
+            f"{row['peak_rss_mib']:9.0f} {row['first_step_s']:10.1f} "
+            f"{row['compiled']:>8}",
             flush=True,
         )
+    if args.profile:
+        result = _run_child(["--profile-child"], args)
+        if "error" in result:
+            print(f"profile failed: {result['error']}")
+            return None
+        rows = result["profile"]
+        total = sum(seconds for _, seconds in rows)
+        print(
+            "\nOne training step of each part of srcrm_lite "
+            f"({keras.backend.backend()}):"
+        )
+        for name, seconds in rows:
+            print(
+                f"  {name:<44} {1000 * seconds:8.1f} ms  {100 * seconds / total:5.1f} %"
+            )
+    return None
 
 
 if __name__ == "__main__":
