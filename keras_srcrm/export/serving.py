@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from keras_srcrm.utils.validation import check_pair
+from keras_srcrm.utils.validation import segmentation_output
 
 SERVING_DEFAULT = "serving_default"
 SERVE_FLOAT32 = "serve_float32"
@@ -75,21 +76,7 @@ def check_model(model):
             "architecture with `output_activation=None` and load these weights "
             "into it (`new_model.set_weights(model.get_weights())`)."
         )
-    output = model.output
-    if isinstance(output, dict):
-        if MAIN_OUTPUT not in output:
-            raise ValueError(
-                f"A model with several outputs must return a dict with a "
-                f"'{MAIN_OUTPUT}' entry (the one that is exported). Received "
-                f"output keys: {sorted(output)}"
-            )
-        output = output[MAIN_OUTPUT]
-    elif isinstance(output, (list, tuple)):
-        raise ValueError(
-            "`model` must return one logits tensor, or a dict with a "
-            f"'{MAIN_OUTPUT}' entry. Received {len(output)} outputs as a "
-            f"{type(output).__name__}."
-        )
+    output = segmentation_output(model.output)
     output_shape = tuple(output.shape)
     if len(output_shape) != 4 or output_shape[-1] is None:
         raise ValueError(

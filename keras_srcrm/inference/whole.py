@@ -8,6 +8,7 @@ from keras_srcrm.utils.validation import check_choice
 from keras_srcrm.utils.validation import check_image_batch
 from keras_srcrm.utils.validation import check_pair
 from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import segmentation_output
 
 OUTPUTS = ("logits", "probabilities", "classes")
 
@@ -39,19 +40,7 @@ def call_model(model, images):
         logits = model(images, training=False)
     else:
         logits = model(images)
-    if isinstance(logits, dict):
-        if "segmentation" not in logits:
-            raise ValueError(
-                "A model that returns a dict must return the logits under the "
-                f"key 'segmentation'. Received keys: {sorted(logits)}"
-            )
-        logits = logits["segmentation"]
-    if isinstance(logits, (list, tuple)):
-        raise ValueError(
-            "The model must return one logits tensor (or a dict with the key "
-            f"'segmentation'). Received: a {type(logits).__name__} of "
-            f"{len(logits)} outputs"
-        )
+    logits = segmentation_output(logits)
     shape = tuple(logits.shape)
     if len(shape) != 4 or shape[:3] != tuple(images.shape[:3]):
         raise ValueError(

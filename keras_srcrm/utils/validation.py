@@ -324,6 +324,37 @@ def is_shape(value):
     )
 
 
+MAIN_OUTPUT = "segmentation"
+
+
+def segmentation_output(outputs):
+    """The logits of a segmentation model's output, and the contract's check.
+
+    A model of this library returns one logits tensor, or a dict that holds
+    them under `"segmentation"` (with auxiliary heads beside them).
+
+    Args:
+        outputs: What the model returned (tensors or symbolic tensors).
+
+    Returns:
+        The logits tensor.
+    """
+    if isinstance(outputs, dict):
+        if MAIN_OUTPUT not in outputs:
+            raise ValueError(
+                "A model that returns a dict must return its logits under the "
+                f"key '{MAIN_OUTPUT}'. Received keys: {sorted(outputs)}"
+            )
+        return outputs[MAIN_OUTPUT]
+    if isinstance(outputs, (list, tuple)):
+        raise ValueError(
+            "The model must return one logits tensor (or a dict with the key "
+            f"'{MAIN_OUTPUT}'). Received: a {type(outputs).__name__} of "
+            f"{len(outputs)} outputs"
+        )
+    return outputs
+
+
 # --- Inputs of multi-input layers -------------------------------------------
 
 _FEATURE_LAYOUT = "(batch, height, width, channels)"
