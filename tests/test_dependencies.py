@@ -210,6 +210,24 @@ def test_lower_bounds_are_the_versions_ci_runs():
     assert problems == []
 
 
+def test_requires_python_is_what_the_dependencies_allow():
+    from packaging.specifiers import SpecifierSet
+
+    ours = SpecifierSet(_pyproject()["project"]["requires-python"])
+    (minimum,) = [s.version for s in ours if s.operator == ">="]
+    problems = []
+    for requirements in _requirements().values():
+        for requirement in requirements:
+            try:
+                metadata = importlib.metadata.metadata(requirement.name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            theirs = metadata.get("Requires-Python")
+            if theirs and minimum not in SpecifierSet(theirs):
+                problems.append(f"{requirement.name} needs Python {theirs}")
+    assert problems == [], f"requires-python is {ours}"
+
+
 def test_keras_cv_and_onnx_stay_out_of_the_core():
     core = {canonicalize_name(r.name) for r in _requirements()[""]}
     assert not core & {"keras-cv", "keras-core", "onnx", "onnxruntime", "tf2onnx"}
