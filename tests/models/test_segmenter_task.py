@@ -18,7 +18,6 @@ from keras_srcrm.models import backbone_from_config
 from keras_srcrm.models import load_preset_metadata
 from keras_srcrm.training import build_optimizer
 from keras_srcrm.training import compile_segmenter
-from tests.helpers import call_jitted
 
 BACKEND = keras.backend.backend()
 NUM_CLASSES = 3
@@ -33,20 +32,15 @@ def _segmenter(**kwargs):
     )
 
 
-def _images(rng):
-    return rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32")
-
-
 def _config(model):
     # As JSON: a round trip through the preset turns tuples into lists.
     return json.dumps(model.get_config(), sort_keys=True)
 
 
-def _outputs(model, images):
-    outputs = call_jitted(model, images, training=False)
-    if isinstance(outputs, dict):
-        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
-    return keras.ops.convert_to_numpy(outputs)
+def _same_weights(a, b):
+    # Same config and same weights: the same function, without paying for a
+    # forward pass (JAX compiles the whole model for one).
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
 
 
 class TestCompileDefaults:
@@ -133,7 +127,6 @@ class TestCompileDefaults:
 class TestPresetDirectory:
     def test_round_trip_with_metadata(self, rng, tmp_path):
         model = _segmenter(num_classes=7, auxiliary_heads=True)
-        images = _images(rng)
         palette = rng.integers(0, 256, (7, 3))
         model.save_to_preset(
             tmp_path / "preset",
@@ -147,10 +140,10 @@ class TestPresetDirectory:
             "segmenter.weights.h5",
         ]
         loaded = SRCRMSegmenter.from_preset(tmp_path / "preset")
+        assert type(loaded) is SRCRMSegmenter
         assert _config(loaded) == _config(model)
-        expected = _outputs(model, images)
-        for name, value in _outputs(loaded, images).items():
-            np.testing.assert_array_equal(value, expected[name])
+        assert len(loaded.weights) == len(model.weights)
+        assert _same_weights(loaded, model)
         metadata = load_preset_metadata(tmp_path / "preset")
         assert metadata["num_classes"] == 7
         assert metadata["class_names"][0] == "background"  # from the dataset
@@ -173,7 +166,7 @@ class TestPresetDirectory:
         assert metadata["class_names"] == ["a", "b", "c"]
         assert metadata["dataset"] is None and metadata["palette"] is None
 
-    def test_fine_tuning_start_keeps_every_matching_layer(self, rng, tmp_path):
+    def test_fine_tuning_start_keeps_every_matching_layer(self, tmp_path):
         model = _segmenter()
         model.save_to_preset(tmp_path / "preset")
         tuned = SRCRMSegmenter.from_preset(
@@ -189,15 +182,14 @@ class TestPresetDirectory:
                 for a, b in zip(layer.get_weights(), trained[layer.name].get_weights())
             )
             assert same is (layer.name != "segmentation_classifier"), layer.name
-        assert _outputs(tuned, _images(rng))["segmentation"].shape[-1] == 5
+        assert tuned.output["segmentation"].shape[-1] == 5
 
-    def test_without_weights(self, rng, tmp_path):
+    def test_without_weights(self, tmp_path):
         model = _segmenter()
         model.save_to_preset(tmp_path / "preset")
         fresh = SRCRMSegmenter.from_preset(tmp_path / "preset", load_weights=False)
         assert _config(fresh) == _config(model)
-        images = _images(rng)
-        assert not np.array_equal(_outputs(fresh, images), _outputs(model, images))
+        assert not _same_weights(fresh, model)
 
     @pytest.mark.parametrize(
         "kwargs, match",
