@@ -13,7 +13,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "keras_srcrm"
 
 # Each top-level part of the package may import only from parts with a lower
 # rank (and from itself). `utils` is the bottom; `ops` imports nothing above
-# it; the command-line tool is the top.
+# it; the command-line tool is the top. `training` (optimizers, schedules,
+# the compile defaults) sits below `models`, whose segmenter compiles itself
+# with those defaults (`SRCRMSegmenter.compile`).
 RANKS = {
     "utils": 0,
     "version": 0,
@@ -22,14 +24,14 @@ RANKS = {
     "losses": 2,
     "metrics": 2,
     "data": 2,
-    "models": 3,
-    "analysis": 3,
-    "inference": 3,
-    "export": 3,
     "training": 3,
-    "": 4,  # keras_srcrm/__init__.py
-    "cli": 5,
-    "__main__": 6,
+    "models": 4,
+    "analysis": 4,
+    "inference": 4,
+    "export": 4,
+    "": 5,  # keras_srcrm/__init__.py
+    "cli": 6,
+    "__main__": 7,
 }
 
 

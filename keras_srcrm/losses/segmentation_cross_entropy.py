@@ -3,23 +3,12 @@
 import keras
 from keras import ops
 
+from keras_srcrm.losses import _common
 from keras_srcrm.utils.validation import check_bool
 from keras_srcrm.utils.validation import check_class_weights
 from keras_srcrm.utils.validation import check_ignore_label
 from keras_srcrm.utils.validation import check_int
 from keras_srcrm.utils.validation import check_number
-
-
-def _scale_loss_for_distribution(value):
-    # What Keras's own losses do: under `tf.distribute` each replica returns
-    # its mean divided by the number of replicas, and the gradients are summed.
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            value = value * (1.0 / replicas)
-    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -128,60 +117,15 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         self.ohem_min_kept = check_int("ohem_min_kept", ohem_min_kept, minimum=0)
 
     def _standardize(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        y_true = ops.convert_to_tensor(y_true)
-        pred_shape = tuple(y_pred.shape)
-        true_shape = tuple(y_true.shape)
-        if len(true_shape) == len(pred_shape) and true_shape[-1:] == (1,):
-            y_true = ops.squeeze(y_true, axis=-1)
-        elif len(true_shape) != len(pred_shape) - 1:
-            raise ValueError(
-                "`y_true` must be a class map of shape (B, H, W) or "
-                "(B, H, W, 1) for `y_pred` of shape (B, H, W, C). Received: "
-                f"y_true.shape={true_shape}, y_pred.shape={pred_shape}"
-            )
-        if len(pred_shape) < 2 or pred_shape[-1] is None:
-            raise ValueError(
-                "`y_pred` must have shape (B, ..., C) with a static number of "
-                f"classes C. Received: y_pred.shape={pred_shape}"
-            )
-        for got, expected in zip(tuple(y_true.shape), pred_shape[:-1]):
-            if got is not None and expected is not None and got != expected:
-                raise ValueError(
-                    "`y_true` must match the batch and spatial shape of "
-                    f"`y_pred`. Received: y_true.shape={true_shape}, "
-                    f"y_pred.shape={pred_shape}"
-                )
-        num_classes = pred_shape[-1]
-        if self.class_weights is not None and len(self.class_weights) != num_classes:
-            raise ValueError(
-                f"`class_weights` must have one weight per class ({num_classes} "
-                f"for y_pred.shape={pred_shape}). Received: "
-                f"{len(self.class_weights)} weights"
-            )
-        return ops.cast(y_true, "int32"), ops.cast(y_pred, "float32")
+        return _common.standardize(y_true, y_pred, self.class_weights)
 
     def _kept_losses(self, y_true, y_pred):
         """Returns the per-pixel losses and per-pixel weights `w[y] * kept`."""
         labels, scores = self._standardize(y_true, y_pred)
-        num_classes = scores.shape[-1]
-        valid = ops.logical_and(
-            ops.greater_equal(labels, 0), ops.less(labels, num_classes)
-        )
-        if self.ignore_label is not None:
-            valid = ops.logical_and(valid, ops.not_equal(labels, self.ignore_label))
+        valid = _common.valid_pixels(labels, scores.shape[-1], self.ignore_label)
         safe_labels = ops.where(valid, labels, 0)
-
-        if self.from_logits:
-            log_probs = ops.log_softmax(scores, axis=-1)
-        else:
-            probs = scores / ops.sum(scores, axis=-1, keepdims=True)
-            epsilon = keras.config.epsilon()
-            log_probs = ops.log(ops.clip(probs, epsilon, 1.0))
-        nll = -ops.squeeze(
-            ops.take_along_axis(log_probs, ops.expand_dims(safe_labels, -1), axis=-1),
-            axis=-1,
-        )
+        log_probs = _common.log_probabilities(scores, valid, self.from_logits)
+        nll = self._pixel_losses(log_probs, safe_labels)
 
         kept = valid
         if self.ohem_threshold is not None:
@@ -193,6 +137,13 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         # `where`, not only a zero weight: a non-finite logit at an ignored
         # pixel (e.g. padding) must not turn the loss into NaN (0 * inf).
         return ops.where(kept, nll, 0.0), weights
+
+    def _pixel_losses(self, log_probs, labels):
+        """The loss of each pixel from its log-probabilities and label."""
+        return -ops.squeeze(
+            ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1),
+            axis=-1,
+        )
 
     def _hard_pixels(self, nll, valid):
         """OHEM selection: a bool mask of the hard pixels among `valid`."""
@@ -209,20 +160,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         return ops.logical_or(hard, ops.less_equal(true_prob, kth_prob))
 
     def _pixel_sample_weight(self, sample_weight, pixel_shape):
-        sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
-        shape = tuple(sample_weight.shape)
-        rank = len(pixel_shape)
-        if len(shape) == rank + 1 and shape[-1] == 1:
-            sample_weight = ops.squeeze(sample_weight, axis=-1)
-        elif len(shape) == 1 and rank > 1:
-            sample_weight = ops.reshape(sample_weight, (-1,) + (1,) * (rank - 1))
-        elif len(shape) not in (0, rank):
-            raise ValueError(
-                "`sample_weight` must be a scalar, or have shape (B,), "
-                "(B, H, W) or (B, H, W, 1) for labels of shape "
-                f"{pixel_shape}. Received: sample_weight.shape={shape}"
-            )
-        return sample_weight
+        return _common.pixel_sample_weight(sample_weight, pixel_shape)
 
     def call(self, y_true, y_pred):
         """Returns the per-pixel losses `w[y] * l`, zero at pixels not kept."""
@@ -249,7 +187,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
             )
             # An empty batch gives 0 / 1 = 0, with a finite (zero) gradient.
             divisor = ops.where(ops.greater(divisor, 0.0), divisor, 1.0)
-            return _scale_loss_for_distribution(total / divisor)
+            return _common.scale_loss_for_distribution(total / divisor)
 
     def get_config(self):
         config = super().get_config()

@@ -1,4 +1,10 @@
-"""Metrics from an exact, streaming confusion matrix: `MeanIoU`, `PixelAccuracy`."""
+"""Metrics from an exact, streaming confusion matrix.
+
+`MeanIoU`, `PixelAccuracy`, `MeanAccuracy` (mAcc), `MeanDice` and
+`MeanFScore`: each accumulates the same ignore-aware, exact confusion matrix
+(`ConfusionMatrixMetric`), and every one of them also gives the per-class
+IoU, accuracy, Dice and F-score of its counts.
+"""
 
 import keras
 import numpy as np
@@ -6,6 +12,7 @@ from keras import ops
 
 from keras_srcrm.metrics import _counting
 from keras_srcrm.metrics._base import SegmentationMetricBase
+from keras_srcrm.utils.validation import check_number
 
 
 class ConfusionMatrixMetric(SegmentationMetricBase):
@@ -133,8 +140,64 @@ class ConfusionMatrixMetric(SegmentationMetricBase):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(union > 0, true_positives / union, np.nan)
 
+    def per_class_accuracy(self):
+        """Returns the accuracy (recall) of every class (eager only).
+
+        Returns:
+            A NumPy float64 array of shape `(num_classes,)`: for class `c`,
+            `TP / (TP + FN)`, the fraction of the scored pixels of class `c`
+            predicted as `c`; NaN for a class absent from the labels.
+        """
+        matrix = self.confusion_matrix().astype(np.float64)
+        labelled = matrix.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(labelled > 0, np.diag(matrix) / labelled, np.nan)
+
+    def per_class_fscore(self, beta=1.0):
+        """Returns the F-beta score of every class (eager only).
+
+        Args:
+            beta: Weight of recall relative to precision, a positive number.
+                Defaults to 1.0, the Dice coefficient (F1).
+
+        Returns:
+            A NumPy float64 array of shape `(num_classes,)`: for class `c`,
+            `(1 + beta**2) TP / ((1 + beta**2) TP + beta**2 FN + FP)`; NaN for
+            a class that occurs neither in the labels nor in the
+            predictions of scored pixels.
+        """
+        beta = check_number("beta", beta, positive=True)
+        matrix = self.confusion_matrix().astype(np.float64)
+        return _fscore_numpy(matrix, beta)
+
+    def per_class_dice(self):
+        """Returns the Dice coefficient (F1) of every class (eager only).
+
+        Returns:
+            A NumPy float64 array of shape `(num_classes,)`: for class `c`,
+            `2 TP / (2 TP + FP + FN)`; NaN for a class that occurs neither in
+            the labels nor in the predictions of scored pixels.
+        """
+        return self.per_class_fscore(1.0)
+
     def result(self):
         raise NotImplementedError
+
+
+def _fscore_numpy(matrix, beta):
+    true_positives = np.diag(matrix)
+    false_negatives = matrix.sum(axis=1) - true_positives
+    false_positives = matrix.sum(axis=0) - true_positives
+    factor = 1.0 + beta**2
+    denominator = factor * true_positives + beta**2 * false_negatives + false_positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, factor * true_positives / denominator, np.nan)
+
+
+def _mean_over_defined(values, defined):
+    """The mean of `values` where `defined`, 0 when nothing is (in-graph)."""
+    defined = ops.cast(defined, "float32")
+    return ops.divide_no_nan(ops.sum(values * defined), ops.sum(defined))
 
 
 @keras.saving.register_keras_serializable(package="keras_srcrm")
@@ -278,3 +341,205 @@ class PixelAccuracy(ConfusionMatrixMetric):
         matrix = self._float_confusion_matrix()
         accuracy = ops.divide_no_nan(ops.trace(matrix), ops.sum(matrix))
         return ops.cast(accuracy, self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_srcrm")
+class MeanAccuracy(ConfusionMatrixMetric):
+    """Mean class accuracy (mAcc) over a dataset, for semantic segmentation.
+
+    For each class `c`, `Acc_c = TP_c / (TP_c + FN_c)`: the fraction of the
+    scored pixels labelled `c` that are predicted as `c` (the recall of
+    `c`). The mean is over the classes present in the labels of scored
+    pixels, as mmsegmentation's `mAcc` (a `nanmean`); unlike the pixel
+    accuracy, every class counts the same, whatever its area.
+
+    Computed from the same exact, ignore-aware confusion matrix as
+    `MeanIoU` (see `ConfusionMatrixMetric`), with the same inputs and
+    arguments. `per_class_accuracy()` gives the accuracy of every class.
+
+    Args:
+        num_classes: Number of classes; class ids are `0, ..., num_classes-1`.
+        ignore_label: Label id of pixels that are not scored, or `None`.
+            Defaults to 255.
+        invalid_labels: `"raise"` (default) or `"ignore"`; see `MeanIoU`.
+        name: Name of the metric. Defaults to `"mean_accuracy"`.
+        dtype: Dtype of `result()`. Defaults to `"float32"`.
+
+    Returns:
+        `result()`: the mean class accuracy, a scalar in `[0, 1]` (0 before
+        any pixel is scored).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_srcrm.metrics import MeanAccuracy
+
+    metric = MeanAccuracy(num_classes=3)
+    metric.update_state(
+        np.array([[[0, 0, 1], [2, 2, 255]]]), np.array([[[0, 1, 1], [2, 0, 0]]])
+    )
+    float(metric.result())  # (1/2 + 1 + 1/2) / 3 = 0.667
+    metric.per_class_accuracy()  # array([0.5, 1. , 0.5])
+    ```
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        ignore_label=255,
+        invalid_labels="raise",
+        name="mean_accuracy",
+        dtype=None,
+    ):
+        super().__init__(
+            num_classes=num_classes,
+            ignore_label=ignore_label,
+            invalid_labels=invalid_labels,
+            name=name,
+            dtype=dtype,
+        )
+
+    def result(self):
+        self._check_invalid_labels()
+        matrix = self._float_confusion_matrix()
+        labelled = ops.sum(matrix, axis=1)
+        accuracy = ops.divide_no_nan(ops.diagonal(matrix), labelled)
+        mean = _mean_over_defined(accuracy, ops.greater(labelled, 0))
+        return ops.cast(mean, self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_srcrm")
+class MeanFScore(ConfusionMatrixMetric):
+    """Mean F-beta score over a dataset, for semantic segmentation.
+
+    For each class `c`, from the dataset-level counts,
+    `F_c = (1 + beta**2) TP_c / ((1 + beta**2) TP_c + beta**2 FN_c + FP_c)`,
+    the weighted harmonic mean of its precision and recall; `beta=1` is the
+    Dice coefficient (see `MeanDice`). The mean is over the classes that
+    occur in the labels or the predictions of scored pixels (the classes
+    `MeanIoU` averages over); a class absent from both has no score (NaN in
+    `per_class_fscore()`) and is left out.
+
+    Computed from the same exact, ignore-aware confusion matrix as
+    `MeanIoU` (see `ConfusionMatrixMetric`), with the same inputs and
+    arguments. For every class with a score, `F1 = 2 IoU / (1 + IoU)`.
+
+    Args:
+        num_classes: Number of classes; class ids are `0, ..., num_classes-1`.
+        beta: Weight of recall relative to precision, a positive number.
+            Defaults to 1.0.
+        ignore_label: Label id of pixels that are not scored, or `None`.
+            Defaults to 255.
+        invalid_labels: `"raise"` (default) or `"ignore"`; see `MeanIoU`.
+        name: Name of the metric. Defaults to `"mean_fscore"`.
+        dtype: Dtype of `result()`. Defaults to `"float32"`.
+
+    Returns:
+        `result()`: the mean F-beta score, a scalar in `[0, 1]` (0 before any
+        pixel is scored).
+
+    Example:
+
+    ```python
+    from keras_srcrm.metrics import MeanFScore
+
+    metric = MeanFScore(num_classes=19, beta=2.0)  # recall counts 4x more
+    model.compile(optimizer="sgd", loss=loss, metrics=[metric])
+    ```
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        beta=1.0,
+        ignore_label=255,
+        invalid_labels="raise",
+        name="mean_fscore",
+        dtype=None,
+    ):
+        super().__init__(
+            num_classes=num_classes,
+            ignore_label=ignore_label,
+            invalid_labels=invalid_labels,
+            name=name,
+            dtype=dtype,
+        )
+        self.beta = check_number("beta", beta, positive=True)
+
+    def result(self):
+        self._check_invalid_labels()
+        matrix = self._float_confusion_matrix()
+        true_positives = ops.diagonal(matrix)
+        false_negatives = ops.sum(matrix, axis=1) - true_positives
+        false_positives = ops.sum(matrix, axis=0) - true_positives
+        factor = 1.0 + self.beta**2
+        denominator = (
+            factor * true_positives + self.beta**2 * false_negatives + false_positives
+        )
+        score = ops.divide_no_nan(factor * true_positives, denominator)
+        mean = _mean_over_defined(score, ops.greater(denominator, 0))
+        return ops.cast(mean, self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["beta"] = self.beta
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_srcrm")
+class MeanDice(MeanFScore):
+    """Mean Dice coefficient (mDice) over a dataset, for semantic segmentation.
+
+    For each class `c`, `Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c)` from the
+    dataset-level counts (the F1 score; mmsegmentation's `mDice`), averaged
+    over the classes that occur in the labels or the predictions of scored
+    pixels. `MeanFScore(beta=1)` under another name; `per_class_dice()`
+    gives the Dice of every class.
+
+    Args:
+        num_classes: Number of classes; class ids are `0, ..., num_classes-1`.
+        ignore_label: Label id of pixels that are not scored, or `None`.
+            Defaults to 255.
+        invalid_labels: `"raise"` (default) or `"ignore"`; see `MeanIoU`.
+        name: Name of the metric. Defaults to `"mean_dice"`.
+        dtype: Dtype of `result()`. Defaults to `"float32"`.
+
+    Returns:
+        `result()`: the mean Dice, a scalar in `[0, 1]` (0 before any pixel
+        is scored).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_srcrm.metrics import MeanDice
+
+    metric = MeanDice(num_classes=3)
+    metric.update_state(np.array([[[0, 1], [2, 255]]]), np.array([[[0, 1], [1, 0]]]))
+    float(metric.result())  # (1 + 2/3 + 0) / 3 = 0.556
+    metric.per_class_dice()  # array([1.   , 0.667, 0.   ])
+    ```
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        ignore_label=255,
+        invalid_labels="raise",
+        name="mean_dice",
+        dtype=None,
+    ):
+        super().__init__(
+            num_classes=num_classes,
+            beta=1.0,
+            ignore_label=ignore_label,
+            invalid_labels=invalid_labels,
+            name=name,
+            dtype=dtype,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        del config["beta"]
+        return config

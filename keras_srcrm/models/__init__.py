@@ -9,6 +9,7 @@ from keras_srcrm.models.backbones import backbone_from_config
 from keras_srcrm.models.backbones import backbone_preprocessing
 from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
+from keras_srcrm.models.preset_io import load_preset_metadata
 from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
 from keras_srcrm.models.segmenter_presets import SegmenterPreset
 from keras_srcrm.models.srcrm_segmenter import SRCRMSegmenter
@@ -25,5 +26,6 @@ __all__ = [
     "backbone_from_config",
     "backbone_preprocessing",
     "load_backbone",
+    "load_preset_metadata",
     "pyramid_feature_extractor",
 ]

@@ -5,11 +5,13 @@ import keras
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.decoder import SRCRMDecoder
 from keras_srcrm.layers.resize_like import ResizeLike
+from keras_srcrm.models import preset_io
 from keras_srcrm.models.backbones import backbone_preprocessing
 from keras_srcrm.models.backbones import load_backbone
 from keras_srcrm.models.backbones import pyramid_feature_extractor
 from keras_srcrm.models.backbones.loader import converter_preset
 from keras_srcrm.models.segmenter_presets import SEGMENTER_PRESETS
+from keras_srcrm.training.fit import compile_arguments
 from keras_srcrm.utils.validation import check_choice
 from keras_srcrm.utils.validation import check_num_classes
 from keras_srcrm.utils.validation import check_number
@@ -39,6 +41,11 @@ class SRCRMSegmenter(keras.Model):
     Ablations are one flag away: `use_srm=False` replaces the SRMs by bilinear
     FPN steps, `use_crm=False` replaces the CRM by a 1x1 projection of the
     last stage; both False is a plain FPN baseline.
+
+    Like a KerasHub task, the model compiles itself with defaults that read
+    its own `num_classes`, `output_activation` and auxiliary heads
+    (`model.compile()`, see `compile`), and a trained model saves to and
+    loads from a preset directory (`save_to_preset`, `from_preset`).
 
     Args:
         backbone: A backbone `keras.Model`: a KerasHub backbone
@@ -184,14 +191,154 @@ class SRCRMSegmenter(keras.Model):
         self.preprocessing = preprocessing
         self.kernel_regularizer = regularizer
 
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics="auto",
+        loss_weights=None,
+        ignore_label=255,
+        aux_loss_weight=0.4,
+        jit_compile="auto",
+        **kwargs,
+    ):
+        """Configures the model for training, with segmentation defaults.
+
+        As KerasHub's `ImageSegmenter.compile`, every argument has a default
+        for this task, here read from the model itself:
+
+        - `optimizer="auto"`: SGD, learning rate 0.01, momentum 0.9
+          (`keras_srcrm.training.build_optimizer()`); a name such as
+          `"adamw"` goes to `build_optimizer(name)`.
+        - `loss="auto"`: `SegmentationCrossEntropy(ignore_label=...)`, with
+          `from_logits=False` when the model outputs probabilities
+          (`output_activation="softmax"`). With auxiliary heads, any single
+          loss is applied to every output, weighted 1 for `"segmentation"`
+          and `aux_loss_weight` for `"aux_1"`, ... (deep supervision).
+        - `metrics="auto"`: `MeanIoU(num_classes)` and
+          `PixelAccuracy(num_classes)` on the main output, with the same
+          `ignore_label`.
+        - `jit_compile="auto"`: XLA on TensorFlow and JAX (see
+          `keras_srcrm.training.resolve_jit_compile`).
+
+        Any explicit value is used as given (see
+        `keras_srcrm.training.compile_arguments` for the details). With
+        auxiliary heads the labels must be repeated per output
+        (`keras_srcrm.losses.deep_supervision_targets`).
+
+        Args:
+            optimizer: `"auto"`, an optimizer name, or a Keras optimizer.
+            loss: `"auto"`, a Keras loss, or a dict of losses per output.
+            metrics: `"auto"`, None, a list of metrics, or a dict per output.
+            loss_weights: Optional per-output loss weights.
+            ignore_label: Label id left out of the default loss and metrics,
+                or None. Defaults to 255.
+            aux_loss_weight: Weight of each auxiliary loss. Defaults to 0.4.
+            jit_compile: `"auto"` (default), True or False.
+            **kwargs: Other `keras.Model.compile` arguments, e.g.
+                `steps_per_execution`.
+
+        Example:
+
+        ```python
+        model = SRCRMSegmenter.from_preset("srcrm_lite", num_classes=19)
+        model.compile()  # SGD, cross-entropy ignoring 255, mIoU, XLA
+        model.compile(
+            optimizer=keras_srcrm.training.build_optimizer("adamw", 6e-5),
+            loss=keras_srcrm.losses.CombinedLoss(
+                [SegmentationCrossEntropy(), keras_srcrm.losses.DiceLoss()]
+            ),
+            metrics=[MeanIoU(19), MeanAccuracy(19), MeanDice(19)],
+        )
+        ```
+        """
+        arguments = compile_arguments(
+            self,
+            self.num_classes,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            loss_weights=loss_weights,
+            ignore_label=ignore_label,
+            aux_loss_weight=aux_loss_weight,
+            jit_compile=jit_compile,
+        )
+        super().compile(**arguments, **kwargs)
+
+    def compile_from_config(self, config):
+        # What `keras.Model` does when it loads a compiled `.keras` file: the
+        # saved arguments are explicit, so they skip the defaults above.
+        config = keras.saving.deserialize_keras_object(config)
+        super().compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def save_to_preset(
+        self, preset_dir, *, class_names=None, palette=None, dataset=None, metrics=None
+    ):
+        """Saves the trained segmenter to a preset directory, to share it.
+
+        The directory holds `segmenter.json` (the Keras config, backbone
+        included), `segmenter.weights.h5` (all weights) and `metadata.json`
+        (the class names, palette, dataset and metrics given here, the
+        number of classes and of parameters, the versions and backend it was
+        saved with, the date). All of it is JSON or a Keras weights file;
+        `SRCRMSegmenter.from_preset(preset_dir)` loads it offline, on any
+        backend, and `keras_srcrm.models.load_preset_metadata(preset_dir)`
+        reads the metadata. The directory is created if needed, and files
+        of an earlier preset in it are replaced. Compile state (optimizer,
+        loss) is not saved: compile the loaded model again to train it.
+
+        Args:
+            preset_dir: The directory to write.
+            class_names: Optional names of the `num_classes` classes. By
+                default, those of `dataset` when it is a built-in dataset
+                (`keras_srcrm.data.dataset_info`) with as many classes.
+            palette: Optional `num_classes` RGB colours (ints in [0, 255]),
+                e.g. `keras_srcrm.inference.default_palette(num_classes)`.
+            dataset: Optional name of the training dataset, e.g.
+                `"cityscapes"`.
+            metrics: Optional dict of the metrics the model reached, e.g.
+                `{"val_mean_iou": 0.78}`. By default, the last epoch's logs
+                of the model's last `fit` (empty if it was never fit).
+
+        Returns:
+            The directory, as a string.
+
+        Example:
+
+        ```python
+        model.fit(train, validation_data=val, epochs=100)
+        model.save_to_preset("srcrm_lite_cityscapes", dataset="cityscapes")
+        # Elsewhere, offline, on any backend:
+        model = SRCRMSegmenter.from_preset("srcrm_lite_cityscapes")
+        ```
+        """
+        return preset_io.save_preset(
+            self,
+            preset_dir,
+            class_names=class_names,
+            palette=palette,
+            dataset=dataset,
+            metrics=metrics,
+        )
+
     @classmethod
     def from_preset(
-        cls, preset, num_classes, *, load_weights=True, input_shape=None, **kwargs
+        cls, preset, num_classes=None, *, load_weights=True, input_shape=None, **kwargs
     ):
-        """Builds a segmenter from a named configuration or a backbone preset.
+        """Builds a segmenter from a saved preset, a named configuration or a
+        backbone preset.
 
         `preset` is one of:
 
+        - a directory written by `save_to_preset`: the trained segmenter,
+          with its weights unless `load_weights=False`. `num_classes` may
+          be omitted; a different `num_classes` (to fine-tune on another
+          dataset) or other `kwargs` (e.g. `auxiliary_heads=True`) rebuild
+          it with those arguments and keep the weights of every layer whose
+          shapes still match, so a new classifier starts from scratch;
         - a name of `keras_srcrm.models.SEGMENTER_PRESETS` (`"srcrm_lite"`,
           `"srcrm_resnet50"`, ...): its backbone with ImageNet weights when
           `load_weights` is True (downloaded on first use), or the same
@@ -201,15 +348,17 @@ class SRCRMSegmenter(keras.Model):
           can point at a folder), a `keras.applications` name or a named
           backbone configuration; the decoder gets its default arguments.
 
-        There are no pretrained segmenter weights: the decoder always starts
-        from scratch.
+        The named configurations and backbone presets have no trained
+        decoder: it starts from scratch.
 
         Args:
             preset: See above.
-            num_classes: Number of classes.
-            load_weights: Whether to load the backbone's pretrained weights.
-            input_shape: Optional `(height, width, 3)` of the backbone input;
-                defaults to any size (a static square for MiT backbones).
+            num_classes: Number of classes; required except for a saved
+                segmenter preset.
+            load_weights: Whether to load the saved or pretrained weights.
+            input_shape: Optional `(height, width, 3)` of the backbone input
+                of a new segmenter; defaults to any size (a static square for
+                MiT backbones). A saved segmenter keeps its own.
             **kwargs: `SRCRMSegmenter` arguments that override the preset's.
 
         Returns:
@@ -226,8 +375,26 @@ class SRCRMSegmenter(keras.Model):
         )
         # Any backbone preset, e.g. a local KerasHub preset directory.
         model = SRCRMSegmenter.from_preset("./my_resnet_preset", num_classes=19)
+        # A trained segmenter saved with `save_to_preset`, as it was, or
+        # as the start of a fine-tuning on 150 classes.
+        model = SRCRMSegmenter.from_preset("./srcrm_lite_cityscapes")
+        model = SRCRMSegmenter.from_preset("./srcrm_lite_cityscapes", 150)
         ```
         """
+        if preset_io.is_segmenter_preset(preset):
+            if input_shape is not None:
+                raise ValueError(
+                    "`input_shape` applies to a new segmenter; a saved segmenter "
+                    f"preset keeps its own. Received: input_shape={input_shape!r} "
+                    f"for the preset {str(preset)!r}"
+                )
+            return preset_io.load_preset(cls, preset, num_classes, load_weights, kwargs)
+        if num_classes is None:
+            raise ValueError(
+                "`num_classes` must be given to build a new segmenter from "
+                f"{preset!r} (only a saved segmenter preset knows its own). "
+                "Received: num_classes=None"
+            )
         backbone_args = {} if input_shape is None else {"input_shape": input_shape}
         spec = preset
         if preset in SEGMENTER_PRESETS:

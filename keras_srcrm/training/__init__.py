@@ -9,6 +9,7 @@ from keras_srcrm.training.callbacks import training_callbacks
 from keras_srcrm.training.distribution import data_parallel_scope
 from keras_srcrm.training.distribution import logical_cpu_devices
 from keras_srcrm.training.fit import checkpoint_monitor
+from keras_srcrm.training.fit import compile_arguments
 from keras_srcrm.training.fit import compile_segmenter
 from keras_srcrm.training.fit import resolve_jit_compile
 from keras_srcrm.training.optimizers import NO_WEIGHT_DECAY_NAMES
@@ -20,6 +21,7 @@ __all__ = [
     "PolynomialDecayWithWarmup",
     "build_optimizer",
     "checkpoint_monitor",
+    "compile_arguments",
     "compile_segmenter",
     "data_parallel_scope",
     "logical_cpu_devices",

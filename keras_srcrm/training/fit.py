@@ -1,5 +1,9 @@
 """`model.compile` with the loss, metrics and optimizer of a segmentation run."""
 
+import warnings
+
+import keras
+
 from keras_srcrm.losses import SegmentationCrossEntropy
 from keras_srcrm.losses import deep_supervision_losses
 from keras_srcrm.metrics import MeanIoU
@@ -7,6 +11,7 @@ from keras_srcrm.metrics import PixelAccuracy
 from keras_srcrm.training.optimizers import build_optimizer
 from keras_srcrm.utils.backend import backend_name
 from keras_srcrm.utils.validation import check_choice
+from keras_srcrm.utils.validation import check_ignore_label
 from keras_srcrm.utils.validation import check_num_classes
 
 MAIN_OUTPUT = "segmentation"
@@ -68,6 +73,135 @@ def _has_auxiliary_outputs(model):
     return isinstance(outputs, dict)
 
 
+def _output_is_softmax(model):
+    """Whether the model declares probabilities (`output_activation="softmax"`)."""
+    return getattr(model, "output_activation", None) == "softmax"
+
+
+def _leaf_losses(loss):
+    """The losses inside `loss`: itself, a dict's values, a `CombinedLoss`'s terms."""
+    if isinstance(loss, dict):
+        return [leaf for value in loss.values() for leaf in _leaf_losses(value)]
+    if isinstance(loss, (list, tuple)):
+        return [leaf for value in loss for leaf in _leaf_losses(value)]
+    terms = getattr(loss, "losses", None)
+    if isinstance(terms, list):
+        return [leaf for term in terms for leaf in _leaf_losses(term)]
+    return [loss]
+
+
+def _warn_on_from_logits_mismatch(model, loss):
+    if not hasattr(model, "output_activation"):
+        return
+    from_logits = not _output_is_softmax(model)
+    for leaf in _leaf_losses(loss):
+        declared = getattr(leaf, "from_logits", None)
+        if isinstance(declared, bool) and declared != from_logits:
+            activation = model.output_activation
+            warnings.warn(
+                f"The loss `{getattr(leaf, 'name', leaf)}` has "
+                f"from_logits={declared}, but the model's outputs are "
+                f"{'probabilities' if activation else 'logits'} "
+                f"(output_activation={activation!r}). Build the loss with "
+                f"from_logits={from_logits}, or let compile choose it "
+                "(loss='auto').",
+                stacklevel=3,
+            )
+
+
+def compile_arguments(
+    model,
+    num_classes,
+    *,
+    optimizer="auto",
+    loss="auto",
+    metrics="auto",
+    loss_weights=None,
+    ignore_label=255,
+    aux_loss_weight=0.4,
+    jit_compile="auto",
+):
+    """Returns the `keras.Model.compile` arguments of a segmentation run.
+
+    The defaults of `SRCRMSegmenter.compile` and `compile_segmenter`, which
+    both pass the result to `keras.Model.compile`:
+
+    - **optimizer**: `"auto"` (or None) is `build_optimizer()`: SGD with
+      learning rate 0.01 and momentum 0.9. A name (`"sgd"`, `"adamw"`,
+      `"adam"`) is passed to `build_optimizer` as its `name`, so it gets the
+      same learning rate and weight-decay exclusions; an optimizer instance
+      is used as it is.
+    - **loss**: `"auto"` (or None) is
+      `SegmentationCrossEntropy(from_logits=..., ignore_label=ignore_label)`,
+      with `from_logits=False` when the model declares
+      `output_activation="softmax"` and True otherwise. A given loss whose
+      `from_logits` contradicts the model's `output_activation` gets a
+      warning.
+    - **auxiliary heads**: a model with a dict output `{"segmentation",
+      "aux_1", ...}` (`SRCRMSegmenter(..., auxiliary_heads=True)`) gets the
+      loss on every output, weighted 1 for `"segmentation"` and
+      `aux_loss_weight` for the others (`deep_supervision_losses`), unless
+      `loss` is already a dict; its dataset must repeat the labels per
+      output (`keras_srcrm.losses.deep_supervision_targets`).
+    - **metrics**: `"auto"` is `MeanIoU` and `PixelAccuracy` with the same
+      `ignore_label` (log keys `"mean_iou"` and `"pixel_accuracy"`). With
+      auxiliary heads a list of metrics goes to the main output only, and
+      Keras prefixes its keys: `"segmentation_mean_iou"`.
+    - **jit_compile**: see `resolve_jit_compile`.
+
+    Args:
+        model: The segmenter to compile.
+        num_classes: Number of classes of the default metrics.
+        optimizer: `"auto"`, None, an optimizer name or a Keras optimizer.
+        loss: `"auto"`, None, a Keras loss, or a dict of losses per output.
+        metrics: `"auto"`, None, a list of metrics, or a dict per output.
+        loss_weights: Optional `loss_weights` of `keras.Model.compile`;
+            with auxiliary heads and a single loss, the deep-supervision
+            weights unless given.
+        ignore_label: Label id left out of the default loss and metrics, or
+            None. Defaults to 255.
+        aux_loss_weight: Weight of each auxiliary loss. Defaults to 0.4.
+        jit_compile: `"auto"` (default), True or False.
+
+    Returns:
+        A dict with the keys `optimizer`, `loss`, `loss_weights`, `metrics`
+        and `jit_compile`.
+    """
+    num_classes = check_num_classes(num_classes)
+    ignore_label = check_ignore_label(ignore_label, allow_none=True)
+    jit_compile = resolve_jit_compile(jit_compile)
+    if optimizer is None or (isinstance(optimizer, str) and optimizer == "auto"):
+        optimizer = build_optimizer()
+    elif isinstance(optimizer, str):
+        optimizer = build_optimizer(optimizer)
+    if loss is None or (isinstance(loss, str) and loss == "auto"):
+        loss = SegmentationCrossEntropy(
+            from_logits=not _output_is_softmax(model), ignore_label=ignore_label
+        )
+    else:
+        _warn_on_from_logits_mismatch(model, loss)
+    if isinstance(metrics, str) and metrics == "auto":
+        metrics = [
+            MeanIoU(num_classes, ignore_label=ignore_label),
+            PixelAccuracy(num_classes, ignore_label=ignore_label),
+        ]
+    if _has_auxiliary_outputs(model):
+        if not isinstance(loss, dict):
+            loss, weights = deep_supervision_losses(
+                model, loss, aux_weight=aux_loss_weight, main_output=MAIN_OUTPUT
+            )
+            loss_weights = weights if loss_weights is None else loss_weights
+        if isinstance(metrics, (list, tuple)):
+            metrics = {MAIN_OUTPUT: list(metrics)}
+    return {
+        "optimizer": optimizer,
+        "loss": loss,
+        "loss_weights": loss_weights,
+        "metrics": metrics,
+        "jit_compile": jit_compile,
+    }
+
+
 def compile_segmenter(
     model,
     num_classes,
@@ -80,8 +214,14 @@ def compile_segmenter(
 ):
     """Compiles a segmenter with the loss, metrics and optimizer of a recipe.
 
+    A thin wrapper of `compile_arguments` for any Keras segmenter, also one
+    that is not a `SRCRMSegmenter` (whose own
+    `model.compile(optimizer="auto", loss="auto", metrics="auto")` reads
+    `num_classes` from the model and gives the same result):
+
     - **Loss**: `keras_srcrm.losses.SegmentationCrossEntropy(ignore_label=...)`
-      unless `loss` is given (e.g. with OHEM). A model with auxiliary heads
+      unless `loss` is given (e.g. with OHEM); `from_logits=False` for a
+      model with `output_activation="softmax"`. A model with auxiliary heads
       (a dict output `{"segmentation", "aux_1", ...}`, as
       `SRCRMSegmenter(..., auxiliary_heads=True)` returns) gets the same loss
       on every output, weighted 1 for `"segmentation"` and `aux_loss_weight`
@@ -125,35 +265,25 @@ def compile_segmenter(
         optimizer=build_optimizer("sgd", schedule, weight_decay=5e-4),
         loss=SegmentationCrossEntropy(ohem_threshold=0.7),
     )
+    # The same with the model's own compile:
+    model.compile(
+        optimizer=build_optimizer("sgd", schedule, weight_decay=5e-4),
+        loss=SegmentationCrossEntropy(ohem_threshold=0.7),
+    )
     ```
     """
-    num_classes = check_num_classes(num_classes)
-    jit_compile = resolve_jit_compile(jit_compile)
-    if optimizer is None:
-        optimizer = build_optimizer()
-    elif isinstance(optimizer, str):
-        optimizer = build_optimizer(optimizer)
-    if loss is None:
-        loss = SegmentationCrossEntropy(ignore_label=ignore_label)
-    metrics = [
-        MeanIoU(num_classes, ignore_label=ignore_label),
-        PixelAccuracy(num_classes, ignore_label=ignore_label),
-    ]
-    if _has_auxiliary_outputs(model):
-        losses, loss_weights = deep_supervision_losses(
-            model, loss, aux_weight=aux_loss_weight, main_output=MAIN_OUTPUT
-        )
-        model.compile(
-            optimizer=optimizer,
-            loss=losses,
-            loss_weights=loss_weights,
-            metrics={MAIN_OUTPUT: metrics},
-            jit_compile=jit_compile,
-        )
-    else:
-        model.compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile
-        )
+    arguments = compile_arguments(
+        model,
+        num_classes,
+        optimizer=optimizer,
+        loss=loss,
+        ignore_label=ignore_label,
+        aux_loss_weight=aux_loss_weight,
+        jit_compile=jit_compile,
+    )
+    # `keras.Model.compile` itself: a segmenter's own `compile` would apply
+    # its defaults again.
+    keras.Model.compile(model, **arguments)
     return model
 
 

@@ -4,13 +4,14 @@ import importlib
 
 import keras
 
-# Which `pip install keras-srcrm[extra]` provides each optional package.
+# Which `pip install keras-srcrm[extra]` provides each optional package. The
+# core dependencies (keras, keras-hub, numpy, tensorflow) are not optional;
+# `tensorflow` is listed for its backend extra, which names it too.
 _EXTRA_OF_PACKAGE = {
     "tensorflow": "tensorflow",
-    "keras_cv": "tensorflow",
-    "keras_hub": "tensorflow",
-    "tensorflow_datasets": "tensorflow",
-    "importlib_resources": "tensorflow",
+    "keras_cv": "keras-cv",
+    "tensorflow_datasets": "tfds",
+    "importlib_resources": "tfds",
     "jax": "jax",
     "torch": "torch",
     "onnx": "export",
