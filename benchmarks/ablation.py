@@ -163,6 +163,13 @@ def parse_args(argv=None):
         help=f"Skip the GMACs count at {FULL_SIZE_INPUT}.",
     )
     parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument(
+        "--replot-from",
+        metavar="JSON",
+        help="Only re-write ablation.md and ablation_metrics.png into "
+        "--output-dir from the ablation.json of an earlier run, without "
+        "training (the scene figure needs the models and is left as it is).",
+    )
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds) and len(args.seeds) > 1:
         # Repeating a seed is allowed (it checks reproducibility) but the std
@@ -610,10 +617,14 @@ def write_table(path, result):
         f"{result['boundary_band_px']} px. Wall time of the whole run: "
         f"{result['wall_seconds'] / 60:.1f} min on {cpus} CPU cores "
         f"({result['cpu_seconds'] / 60:.1f} min of CPU time).",
-        "",
-        "IoU values in percent, mean ± std over seeds:",
-        "",
     ]
+    load = (result["environment"].get("load_average_at_start") or [0.0])[0]
+    if cpus and load > cpus:
+        lines[-1] += (
+            f" The cores were shared with other work (load average {load:.1f} "
+            "at the start), so the wall time is longer than on idle cores."
+        )
+    lines += ["", "IoU values in percent, mean ± std over seeds:", ""]
     header = ["variant", "params", f"GMACs ({size}²)"]
     if full_size:
         header.append("GMACs (1024 x 2048)")
@@ -818,6 +829,15 @@ def main(argv=None):
         The result dict that is also written to `ablation.json`.
     """
     args = parse_args(argv)
+    if args.replot_from:
+        with open(args.replot_from) as file:
+            result = json.load(file)
+        output_dir = Path(args.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        plot_metrics(output_dir / "ablation_metrics.png", result)
+        write_table(output_dir / "ablation.md", result)
+        print(f"wrote {output_dir}/ablation.md, ablation_metrics.png", flush=True)
+        return result
     import keras
 
     from keras_srcrm.training import resolve_jit_compile
@@ -909,7 +929,9 @@ def main(argv=None):
         panel["predictions"][args.variants[0]] = predictions[panel_ids]
     result = {
         "settings": {
-            key: value for key, value in vars(args).items() if key != "output_dir"
+            key: value
+            for key, value in vars(args).items()
+            if key not in ("output_dir", "replot_from")
         },
         "environment": {
             "backend": keras.backend.backend(),

@@ -116,6 +116,27 @@ def test_reinitialize_gives_the_state_of_a_fresh_model(script):
         script.reinitialize(model, script.build_model(args, "fpn", 0), [])
 
 
+def test_variants_of_a_seed_start_from_the_same_function(script):
+    import keras
+
+    args = script.parse_args(TINY)
+    models = {v: script.build_model(args, v, seed=3) for v in ("fpn", "srm", "crm")}
+    weights = {v: m.backbone.get_weights() for v, m in models.items()}
+    for variant in ("srm", "crm"):
+        for a, b in zip(weights["fpn"], weights[variant], strict=True):
+            np.testing.assert_array_equal(a, b)
+    # The SRM's offsets start at zero: an untrained +SRM is the FPN. (Not
+    # on JAX, where an eager call compiles op by op: a minute on a CPU.)
+    if keras.backend.backend() != "jax":
+        images = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(models["fpn"](images, training=False)),
+            keras.ops.convert_to_numpy(models["srm"](images, training=False)),
+        )
+    other = script.build_model(args, "fpn", seed=4).backbone.get_weights()
+    assert not all(np.array_equal(a, b) for a, b in zip(weights["fpn"], other))
+
+
 def test_ablation_tiny_run_writes_well_formed_outputs(script, tmp_path, request):
     import keras
 
@@ -190,3 +211,15 @@ def test_ablation_tiny_run_writes_well_formed_outputs(script, tmp_path, request)
         data = (tmp_path / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE
         assert 1_000 < len(data) < 300_000
+
+    # The table and the bar chart again, from the JSON alone.
+    replot = tmp_path / "replot"
+    script.main(
+        ["--replot-from", str(tmp_path / "ablation.json"), "--output-dir", str(replot)]
+    )
+    assert {path.name for path in replot.iterdir()} == {
+        "ablation.md",
+        "ablation_metrics.png",
+    }
+    assert (replot / "ablation.md").read_text() == "\n".join(lines) + "\n"
+    assert (replot / "ablation_metrics.png").read_bytes()[:8] == PNG_SIGNATURE
