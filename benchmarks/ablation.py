@@ -465,51 +465,6 @@ def srm_offsets(model, images):
     return offsets
 
 
-def flow_to_rgb(flow, max_magnitude=None):
-    """Colours a 2-D vector field with the optical-flow colour wheel.
-
-    Hue is the direction (red: to the right (+x), then yellow-green:
-    downwards (+y), cyan: to the left, blue-violet: upwards), saturation the
-    magnitude relative to `max_magnitude`; value is 1, so zero offsets are
-    white.
-
-    Args:
-        flow: `(..., 2)` array of `(dx, dy)`.
-        max_magnitude: Magnitude of full saturation; defaults to the largest
-            magnitude in `flow` (white everywhere if it is 0).
-
-    Returns:
-        uint8 RGB array of shape `flow.shape[:-1] + (3,)`.
-    """
-    flow = np.asarray(flow, dtype=np.float64)
-    dx, dy = flow[..., 0], flow[..., 1]
-    magnitude = np.hypot(dx, dy)
-    if max_magnitude is None:
-        max_magnitude = float(magnitude.max()) if magnitude.size else 0.0
-    saturation = np.clip(magnitude / max(max_magnitude, 1e-12), 0.0, 1.0)
-    hue = (np.arctan2(dy, dx) / (2.0 * np.pi)) % 1.0  # image y points down
-    # HSV -> RGB with value 1.
-    sector = hue * 6.0
-    index = np.floor(sector).astype(np.int64) % 6
-    fraction = sector - np.floor(sector)
-    p = 1.0 - saturation
-    q = 1.0 - saturation * fraction
-    t = 1.0 - saturation * (1.0 - fraction)
-    one = np.ones_like(saturation)
-    choices_r = [one, q, p, p, t, one]
-    choices_g = [t, one, one, q, p, p]
-    choices_b = [p, p, t, one, one, q]
-    rgb = np.stack(
-        [
-            np.choose(index, choices_r),
-            np.choose(index, choices_g),
-            np.choose(index, choices_b),
-        ],
-        axis=-1,
-    )
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
-
-
 def _nearest_resize(array, size):
     """Nearest-neighbour resize of `(h, w, ...)` to `size`, with NumPy."""
     height, width = size
@@ -621,8 +576,8 @@ def write_table(path, result):
     load = (result["environment"].get("load_average_at_start") or [0.0])[0]
     if cpus and load > cpus:
         lines[-1] += (
-            f" The cores were shared with other work (load average {load:.1f} "
-            "at the start), so the wall time is longer than on idle cores."
+            f" The load average was {load:.1f} at the start, higher than the "
+            "core count, so the wall time is longer than on idle cores."
         )
     lines += ["", "IoU values in percent, mean ± std over seeds:", ""]
     header = ["variant", "params", f"GMACs ({size}²)"]
@@ -759,6 +714,8 @@ def plot_scenes(path, panel):
     """
     import matplotlib
 
+    from keras_srcrm.inference import offsets_to_rgb
+
     matplotlib.use("Agg")
     import matplotlib.patches as mpatches
     import matplotlib.pyplot as plt
@@ -785,7 +742,7 @@ def plot_scenes(path, panel):
         pictures += [PALETTE[p[row]] for p in predictions.values()]
         if offsets is not None:
             pictures.append(
-                _nearest_resize(flow_to_rgb(offsets[row], max_magnitude), size)
+                _nearest_resize(offsets_to_rgb(offsets[row], max_magnitude), size)
             )
         for column, picture in enumerate(pictures):
             ax = axes[row, column]

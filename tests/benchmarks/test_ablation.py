@@ -19,34 +19,6 @@ def script():
     return module
 
 
-def test_flow_to_rgb_colour_wheel(script):
-    flow = np.array(
-        [
-            [0.0, 0.0],  # no offset: white
-            [2.0, 0.0],  # +x at full magnitude: red
-            [-2.0, 0.0],  # -x: cyan
-            [0.0, 2.0],  # +y (down): hue 1/4, yellow-green
-            [0.0, -2.0],  # -y (up): hue 3/4, violet
-            [1.0, 0.0],  # +x at half magnitude: half-saturated red
-            [4.0, 0.0],  # beyond max_magnitude: clipped to full red
-        ]
-    )
-    rgb = script.flow_to_rgb(flow, max_magnitude=2.0)
-    assert rgb.dtype == np.uint8
-    assert rgb.shape == (7, 3)
-    np.testing.assert_array_equal(rgb[0], [255, 255, 255])
-    np.testing.assert_array_equal(rgb[1], [255, 0, 0])
-    np.testing.assert_array_equal(rgb[2], [0, 255, 255])
-    np.testing.assert_array_equal(rgb[3], [128, 255, 0])
-    np.testing.assert_array_equal(rgb[4], [128, 0, 255])
-    np.testing.assert_array_equal(rgb[5], [255, 128, 128])
-    np.testing.assert_array_equal(rgb[6], [255, 0, 0])
-    # Default normalisation: the largest magnitude is fully saturated, and
-    # an all-zero field is white.
-    np.testing.assert_array_equal(script.flow_to_rgb(flow[:2] * 0.1)[1], [255, 0, 0])
-    assert (script.flow_to_rgb(np.zeros((2, 3, 2))) == 255).all()
-
-
 def test_summarize_pairs_runs_by_seed(script):
     runs = [
         {"variant": "fpn", "seed": 0, "mean_iou": 0.5, "boundary_iou": 0.2},
