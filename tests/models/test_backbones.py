@@ -12,13 +12,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from backbone_cases import CASES
-from backbone_cases import IMAGENET_MEAN
-from backbone_cases import IMAGENET_STD
-from backbone_cases import efficientnet_v2_mini
-from backbone_cases import forward
-from backbone_cases import keras_hub_reference
-from backbone_cases import random_images
 from keras.src import testing
 
 from keras_srcrm.models import BACKBONE_CONFIGS
@@ -29,6 +22,13 @@ from keras_srcrm.models import backbone_preprocessing
 from keras_srcrm.models import load_backbone
 from keras_srcrm.models import pyramid_feature_extractor
 from keras_srcrm.models.backbones import applications_family
+from tests.models.backbone_cases import CASES
+from tests.models.backbone_cases import IMAGENET_MEAN
+from tests.models.backbone_cases import IMAGENET_STD
+from tests.models.backbone_cases import efficientnet_v2_mini
+from tests.models.backbone_cases import forward
+from tests.models.backbone_cases import keras_hub_reference
+from tests.models.backbone_cases import random_images
 
 keras_hub = pytest.importorskip("keras_hub")
 keras_cv = pytest.importorskip("keras_cv")

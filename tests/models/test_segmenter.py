@@ -5,7 +5,6 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from backbone_cases import CASES
 from keras.src.applications import resnet
 
 from keras_srcrm.layers import ContextualRefinementModule
@@ -16,6 +15,7 @@ from keras_srcrm.losses import deep_supervision_losses
 from keras_srcrm.losses import deep_supervision_targets
 from keras_srcrm.models import SRCRMSegmenter
 from keras_srcrm.models import backbone_from_config
+from tests.models.backbone_cases import CASES
 
 NUM_CLASSES = 3
 JIT = keras.backend.backend() != "torch"
