@@ -1,6 +1,7 @@
-"""Backend-neutral test helpers: gradients and conversions."""
+"""Backend-neutral test helpers: gradients, conversions, public names."""
 
 import contextlib
+import inspect
 
 import keras
 import numpy as np
@@ -66,3 +67,31 @@ def float64_enabled():
             yield
     else:
         yield
+
+
+def assert_public_names(module, constants):
+    """Checks that `module.__all__` exports what it promises.
+
+    Every name is either one of `constants`, an instance of the type given
+    there, or a function or class of keras-srcrm itself, exported under its
+    own name, with a docstring of its own.
+
+    Args:
+        module: The public module.
+        constants: `{name: type}` of the module's non-callable exports.
+    """
+    exported = list(module.__all__)
+    assert len(set(exported)) == len(exported), "a name is listed twice"
+    assert set(constants) <= set(exported), set(constants) - set(exported)
+    for name in exported:
+        value = getattr(module, name)
+        if name in constants:
+            assert isinstance(value, constants[name]), (name, type(value))
+            continue
+        assert inspect.isfunction(value) or inspect.isclass(value), (name, value)
+        assert value.__name__ == name, (name, value.__name__)
+        assert value.__module__.startswith("keras_srcrm."), (name, value.__module__)
+        # A class's own docstring, not one inherited from a Keras base class.
+        own = vars(value) if inspect.isclass(value) else {"__doc__": value.__doc__}
+        docstring = own.get("__doc__")
+        assert docstring and docstring.strip(), f"{name} has no docstring"
