@@ -373,22 +373,6 @@ def test_non_model_and_channels_first_inputs_are_errors():
 # --- Loading -----------------------------------------------------------------
 
 
-@pytest.fixture
-def no_downloads(monkeypatch):
-    """Makes every preset download path fail loudly."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a download was attempted")
-
-    import kagglehub
-
-    monkeypatch.setattr(kagglehub, "model_download", refuse)
-    monkeypatch.setattr(keras_hub.models.Backbone, "from_preset", refuse)
-    monkeypatch.setattr(keras.utils, "get_file", refuse)
-    for cls in (keras_cv.models.ResNetBackbone, keras_cv.models.MiTBackbone):
-        monkeypatch.setattr(cls, "from_preset", refuse)
-
-
 def test_unknown_name_fails_fast_with_suggestions(no_downloads):
     with pytest.raises(ValueError, match="Unknown backbone") as info:
         load_backbone("resnet_18_imagenett")

@@ -1,6 +1,7 @@
 """Tests of `SRCRMSegmenter` on every supported backbone family."""
 
 import dataclasses
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -237,14 +238,64 @@ class TestErrors:
             SRCRMSegmenter(flat, 3)
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
+
+
+def documented_parameters():
+    """`{name: params (M)}` of the named-configuration table of docs/models.md."""
+    lines = iter(DOCS.read_text().splitlines())
+    for line in lines:
+        header = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if "params (M)" in header:
+            break
+    else:
+        raise AssertionError(f"no 'params (M)' table in {DOCS}")
+    column = header.index("params (M)")
+    next(lines)  # | --- | --- |
+    documented = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        row = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        documented[row[0].strip("`")] = float(row[column])
+    return documented
+
+
 class TestFromPreset:
-    def test_every_named_configuration_builds_offline(self):
+    def test_every_named_configuration_builds_offline(self, no_downloads):
+        """Every preset builds with random weights and has its documented size.
+
+        The variables are created without their initial values (deferred
+        initialisation): drawing them under JAX compiles one XLA program per
+        weight shape, a minute for the five presets on a small CPU, and what
+        is checked here is the architecture. The next test runs a preset
+        with initialised weights.
+        """
+        import keras_hub
+
         from keras_srcrm.models import BACKBONE_CONFIGS
         from keras_srcrm.models import SEGMENTER_PRESETS
 
+        documented = documented_parameters()
+        assert sorted(documented) == sorted(SEGMENTER_PRESETS)
         for name, preset in SEGMENTER_PRESETS.items():
-            assert preset.offline_backbone in BACKBONE_CONFIGS, name
             assert preset.description, name
+            assert preset.offline_backbone in BACKBONE_CONFIGS, name
+            assert preset.backbone in keras_hub.models.Backbone.presets, name
+            with keras.StatelessScope(initialize_variables=False):
+                model = SRCRMSegmenter.from_preset(name, 19, load_weights=False)
+            assert model.decoder_filters == preset.decoder_filters, name
+            decoder = model.get_layer("decoder")
+            step_type = SemanticRefinementModule if preset.use_srm else FPNFusion
+            assert all(type(step) is step_type for step in decoder.top_down), name
+            crm = isinstance(decoder.top, ContextualRefinementModule)
+            assert crm == preset.use_crm, name
+            # docs/models.md counts with 19 classes, in millions, 2 decimals.
+            assert round(model.count_params() / 1e6, 2) == documented[name], name
+            logits = model.compute_output_spec(keras.KerasTensor((1, 100, 70, 3)))
+            assert logits.shape == (1, 100, 70, 19), name
+            assert keras.backend.standardize_dtype(logits.dtype) == "float32", name
+            keras.backend.clear_session()
 
     def test_named_configuration_without_weights(self, rng):
         model = SRCRMSegmenter.from_preset(
