@@ -95,3 +95,58 @@ def assert_public_names(module, constants):
         own = vars(value) if inspect.isclass(value) else {"__doc__": value.__doc__}
         docstring = own.get("__doc__")
         assert docstring and docstring.strip(), f"{name} has no docstring"
+
+
+def loss_and_gradients(model, loss_fn, inputs, targets):
+    """The loss of one training-mode call and its gradient, without compiling.
+
+    What one eager training step computes: `model(inputs, training=True)`,
+    `loss_fn(targets, outputs)` and the gradient of that loss with respect
+    to every trainable variable, on any backend (JAX: `jax.value_and_grad`
+    of `model.stateless_call`, op by op, without `jax.jit`).
+
+    Args:
+        model: A built Keras model.
+        loss_fn: `(targets, outputs) -> scalar tensor`.
+        inputs: A NumPy array.
+        targets: A NumPy array.
+
+    Returns:
+        `(loss, gradients)`: a float, and one NumPy array per variable of
+        `model.trainable_variables` (zeros where the loss does not depend on
+        it).
+    """
+    variables = model.trainable_variables
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(targets, model(inputs, training=True))
+        grads = tape.gradient(loss, variables)
+    elif backend == "jax":
+        import jax
+
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def compute_loss(trainable):
+            outputs, _ = model.stateless_call(
+                trainable, non_trainable, inputs, training=True
+            )
+            return loss_fn(targets, outputs)
+
+        loss, grads = jax.value_and_grad(compute_loss)([v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        loss = loss_fn(targets, model(inputs, training=True))
+        grads = torch.autograd.grad(
+            loss, [v.value for v in variables], allow_unused=True
+        )
+    else:
+        raise NotImplementedError(f"No gradient helper for backend {backend!r}")
+    gradients = [
+        np.zeros(v.shape, "float32") if g is None else to_numpy(g)
+        for v, g in zip(variables, grads)
+    ]
+    return float(to_numpy(loss)), gradients
