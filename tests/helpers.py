@@ -97,13 +97,15 @@ def assert_public_names(module, constants):
         assert docstring and docstring.strip(), f"{name} has no docstring"
 
 
-def loss_and_gradients(model, loss_fn, inputs, targets):
-    """The loss of one training-mode call and its gradient, without compiling.
+def training_gradients(model, loss_fn, inputs, targets):
+    """One training step's loss, gradients and outputs, without a fit.
 
-    What one eager training step computes: `model(inputs, training=True)`,
-    `loss_fn(targets, outputs)` and the gradient of that loss with respect
-    to every trainable variable, on any backend (JAX: `jax.value_and_grad`
-    of `model.stateless_call`, op by op, without `jax.jit`).
+    What a training step computes before the optimizer: the outputs of
+    `model(inputs, training=True)`, `loss_fn(targets, outputs)` and its
+    gradient with respect to every trainable variable. TensorFlow and torch
+    run it eagerly; JAX compiles it once (`jax.jit` of `jax.value_and_grad`
+    of `model.stateless_call`): eager JAX compiles each operation for each
+    shape on its own, which costs more on a CPU.
 
     Args:
         model: A built Keras model.
@@ -112,9 +114,9 @@ def loss_and_gradients(model, loss_fn, inputs, targets):
         targets: A NumPy array.
 
     Returns:
-        `(loss, gradients)`: a float, and one NumPy array per variable of
+        `(loss, gradients, outputs)`: a float; one NumPy array per variable of
         `model.trainable_variables` (zeros where the loss does not depend on
-        it).
+        it); the outputs as NumPy arrays of their dtype.
     """
     variables = model.trainable_variables
     backend = keras.backend.backend()
@@ -122,7 +124,8 @@ def loss_and_gradients(model, loss_fn, inputs, targets):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            loss = loss_fn(targets, model(inputs, training=True))
+            outputs = model(inputs, training=True)
+            loss = loss_fn(targets, outputs)
         grads = tape.gradient(loss, variables)
     elif backend == "jax":
         import jax
@@ -133,13 +136,15 @@ def loss_and_gradients(model, loss_fn, inputs, targets):
             outputs, _ = model.stateless_call(
                 trainable, non_trainable, inputs, training=True
             )
-            return loss_fn(targets, outputs)
+            return loss_fn(targets, outputs), outputs
 
-        loss, grads = jax.value_and_grad(compute_loss)([v.value for v in variables])
+        step = jax.jit(jax.value_and_grad(compute_loss, has_aux=True))
+        (loss, outputs), grads = step([v.value for v in variables])
     elif backend == "torch":
         import torch
 
-        loss = loss_fn(targets, model(inputs, training=True))
+        outputs = model(inputs, training=True)
+        loss = loss_fn(targets, outputs)
         grads = torch.autograd.grad(
             loss, [v.value for v in variables], allow_unused=True
         )
@@ -149,4 +154,6 @@ def loss_and_gradients(model, loss_fn, inputs, targets):
         np.zeros(v.shape, "float32") if g is None else to_numpy(g)
         for v, g in zip(variables, grads)
     ]
-    return float(to_numpy(loss)), gradients
+    # In their own dtype (`to_numpy` would make bfloat16 float32).
+    outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
+    return float(to_numpy(loss)), gradients, outputs

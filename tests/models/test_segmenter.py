@@ -14,7 +14,7 @@ from keras_srcrm.losses import deep_supervision_losses
 from keras_srcrm.losses import deep_supervision_targets
 from keras_srcrm.models import SRCRMSegmenter
 from keras_srcrm.models import backbone_from_config
-from tests.helpers import loss_and_gradients
+from tests.helpers import training_gradients
 from tests.models.backbone_cases import CASES
 
 BACKEND = keras.backend.backend()
@@ -37,10 +37,16 @@ def labels_of(rng, size, batch=2):
 
 
 def predict(model, images):
-    # An eager call, not `predict_on_batch`: these tests call each model at
-    # a few shapes once, and TensorFlow would trace a new graph function for
-    # each shape (and again after `compile`), which costs more than running
-    # the small models eagerly.
+    """The model's outputs for `images`, as NumPy arrays.
+
+    TensorFlow and torch: an eager call. `predict_on_batch` would trace a
+    graph function for each model and shape (and again after `compile`),
+    which costs more than running these small models eagerly. JAX: the
+    other way round, eager JAX compiles each operation for each shape, one
+    compilation of the whole model is cheaper.
+    """
+    if BACKEND == "jax":
+        return model.predict_on_batch(images)
     outputs = model(keras.ops.convert_to_tensor(images), training=False)
     return keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
 
@@ -53,15 +59,23 @@ def compile_for_segmentation(model, **kwargs):
     )
 
 
-def assert_gradients_reach_every_part(model, images, labels):
-    """One training-mode step's gradient is finite, and non-zero from the
-    classifier through the decoder down to the backbone's first layer."""
-    loss, gradients = loss_and_gradients(
+def assert_trains(model, images, labels):
+    """One training step: finite float32 logits, and a finite gradient that is
+    non-zero from the classifier through the decoder to the backbone's first
+    layer.
+
+    Returns:
+        The logits of the step (training mode).
+    """
+    loss, gradients, logits = training_gradients(
         model,
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         images,
         labels,
     )
+    assert logits.shape == (*labels.shape, NUM_CLASSES)
+    assert logits.dtype == np.float32
+    assert np.all(np.isfinite(logits))
     assert np.isfinite(loss) and loss > 0.0, loss
     gradient_of = {}
     for variable, gradient in zip(model.trainable_variables, gradients):
@@ -79,6 +93,7 @@ def assert_gradients_reach_every_part(model, images, labels):
     assert magnitude(model.get_layer("decoder").trainable_variables) > 0.0
     classifier = model.get_layer("segmentation_classifier")
     assert magnitude(classifier.trainable_variables) > 0.0
+    return logits
 
 
 def family_sizes(case):
@@ -96,28 +111,28 @@ ROUND_TRIP_FAMILIES = ("hub_resnet_v2_mini", "cv_csp_darknet_mini", "resnet_mini
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_backbone_family(rng, tmp_path, case):
-    """Runs at two sizes, computes a finite training gradient that reaches
-    every part, and (one family per library) round-trips `.keras`.
+    """A training step's gradient at one size, inference at another (that 32
+    does not divide), and for one family per library a `.keras` round trip.
 
-    No train step is compiled here (XLA takes 20-90 s per family on a small
-    CPU): `tests/training/test_fit.py` compiles one, and
-    `test_every_backbone_family_compiled_fit` one per family (--run-slow).
+    No `fit` here: XLA takes 20-90 s to compile a train step with its
+    optimizer per family on a small CPU. `tests/training/test_fit.py` fits
+    one compiled; `test_every_backbone_family_compiled_fit` every family
+    (--run-slow). The gradient is computed eagerly on TensorFlow and torch,
+    in one compilation on JAX (see `training_gradients`).
     """
     model = SRCRMSegmenter(case.build(), NUM_CLASSES, decoder_filters=8)
-    sizes = family_sizes(case)
-    for size in sizes:
-        logits = predict(model, images_of(rng, size))
-        assert logits.shape == (2, *size, NUM_CLASSES)
-        assert logits.dtype == np.float32
-        assert np.all(np.isfinite(logits))
-
-    assert_gradients_reach_every_part(
-        model, images_of(rng, sizes[0]), labels_of(rng, sizes[0])
-    )
+    first, second = family_sizes(case)
+    # A training step at the first size (its logits checked there too)...
+    assert_trains(model, images_of(rng, first), labels_of(rng, first))
+    # ...and inference at the second.
+    logits = predict(model, images_of(rng, second))
+    assert logits.shape == (2, *second, NUM_CLASSES)
+    assert logits.dtype == np.float32
+    assert np.all(np.isfinite(logits))
 
     assert set(ROUND_TRIP_FAMILIES) <= {c.id for c in CASES}
     if case.id in ROUND_TRIP_FAMILIES:
-        images = images_of(rng, sizes[-1])
+        images = images_of(rng, second)
         expected = predict(model, images)
         model.save(tmp_path / "model.keras")
         restored = keras.saving.load_model(tmp_path / "model.keras")
