@@ -8,16 +8,16 @@ BIN := $(VENV)/bin
 BACKENDS ?= tensorflow jax torch
 EXTRAS := tensorflow,jax,torch,keras-cv,tfds,export,docs,dev
 # Two pytest workers (pytest-xdist): the suite is CPU-bound on one core per
-# test, and CI has two. Work stealing keeps both busy to the end (the
-# segmenter tests take about a minute each). PYTEST_WORKERS=0 runs in one
-# process.
+# test, and CI has two. Work stealing keeps both busy to the end.
+# PYTEST_WORKERS=0 runs in one process. PYTEST_ARGS go to every pytest run,
+# e.g. PYTEST_ARGS="-k segmenter".
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 DEMO_DIR ?= runs/demo
 
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint docs pytest-all clean
+.PHONY: install demo test test-all lint docs pytest-all clean
 
 install: $(INSTALLED)
 
@@ -33,6 +33,11 @@ demo: $(INSTALLED)
 
 ## The whole test suite: lint, docs, and pytest once per backend.
 test: lint docs pytest-all
+
+## The same with the slow tests too (`--run-slow`): an XLA-compiled fit on
+## every backbone family and the other long variants, about an hour per backend.
+test-all:
+	$(MAKE) test PYTEST_ARGS="--run-slow $(PYTEST_ARGS)"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -2,6 +2,8 @@
 
 import gc
 import os
+import shutil
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,6 +15,38 @@ if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
+
+# XLA (TensorFlow's jit_compile and everything JAX runs) compiles for speed
+# by default; the tests run each compiled function a few times on tiny
+# inputs, where compiling takes longer than running. These flags halve the
+# compile time of a train step on CPU (LLVM without optimisation passes, and
+# the classic loop emitters), and do not change what is computed. Set before
+# the backends start; a flag set in XLA_FLAGS already wins; subprocesses of
+# the tests (examples, exports, the data-parallel child) inherit them.
+_FAST_COMPILE_FLAGS = (
+    "--xla_backend_optimization_level=0",
+    "--xla_cpu_use_fusion_emitters=false",
+)
+_xla_flags = os.environ.get("XLA_FLAGS", "").split()
+_xla_flags += [
+    flag
+    for flag in _FAST_COMPILE_FLAGS
+    if not any(f.startswith(flag.split("=")[0] + "=") for f in _xla_flags)
+]
+os.environ["XLA_FLAGS"] = " ".join(_xla_flags)
+
+# JAX keeps what XLA compiled in one directory for the whole run, shared by
+# the pytest-xdist workers and the subprocesses: a function compiled once
+# (an initializer for a weight shape, the predict step of a model and of
+# the same model reloaded) is not compiled again by another worker or
+# model. The process that creates the directory removes it at the end.
+_OWNS_JAX_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+if _OWNS_JAX_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(
+        prefix="keras-srcrm-tests-jax-cache-"
+    )
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,6 +75,19 @@ def pytest_addoption(parser):
     parser.addoption(
         "--run-slow", action="store_true", default=False, help="run slow tests"
     )
+
+
+def pytest_unconfigure(config):
+    if _OWNS_JAX_CACHE:
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
+
+def pytest_collection_finish(session):
+    # What the imports created lives to the end: out of the collector's
+    # sight, the `gc.collect()` after each long test below takes a fraction
+    # of the time.
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config, items):

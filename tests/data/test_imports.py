@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import keras_srcrm.data
+from tests.helpers import assert_public_names
 
 
 def run_python(code, backend="jax"):
@@ -33,8 +34,17 @@ def test_tensorflow_is_imported_on_first_use_and_tfds_never():
 
 
 def test_every_public_name_resolves():
-    for name in keras_srcrm.data.__all__:
-        assert getattr(keras_srcrm.data, name) is not None, name
+    info = keras_srcrm.data.DatasetInfo
+    assert_public_names(
+        keras_srcrm.data,
+        {
+            "ADE20K_INFO": info,
+            "BDD100K_INFO": info,
+            "CITYSCAPES_INFO": info,
+            "SYNTHETIC_INFO": info,
+            "DEFAULT_IGNORE_LABEL": int,
+        },
+    )
     assert set(keras_srcrm.data.__all__) <= set(dir(keras_srcrm.data))
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import keras_srcrm
 import keras_srcrm.inference
+from tests.helpers import assert_public_names
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
@@ -29,5 +30,6 @@ def test_import_does_not_pull_in_tensorflow(backend):
 def test_package_exports_inference():
     assert "inference" in keras_srcrm.__all__
     assert keras_srcrm.inference.__name__ == "keras_srcrm.inference"
-    for name in keras_srcrm.inference.__all__:
-        assert getattr(keras_srcrm.inference, name) is not None, name
+    assert_public_names(
+        keras_srcrm.inference, {"CITYSCAPES_PALETTE": tuple, "DEFAULT_SCALES": tuple}
+    )

@@ -12,13 +12,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from backbone_cases import CASES
-from backbone_cases import IMAGENET_MEAN
-from backbone_cases import IMAGENET_STD
-from backbone_cases import efficientnet_v2_mini
-from backbone_cases import forward
-from backbone_cases import keras_hub_reference
-from backbone_cases import random_images
 from keras.src import testing
 
 from keras_srcrm.models import BACKBONE_CONFIGS
@@ -29,6 +22,13 @@ from keras_srcrm.models import backbone_preprocessing
 from keras_srcrm.models import load_backbone
 from keras_srcrm.models import pyramid_feature_extractor
 from keras_srcrm.models.backbones import applications_family
+from tests.models.backbone_cases import CASES
+from tests.models.backbone_cases import IMAGENET_MEAN
+from tests.models.backbone_cases import IMAGENET_STD
+from tests.models.backbone_cases import efficientnet_v2_mini
+from tests.models.backbone_cases import forward
+from tests.models.backbone_cases import keras_hub_reference
+from tests.models.backbone_cases import random_images
 
 keras_hub = pytest.importorskip("keras_hub")
 keras_cv = pytest.importorskip("keras_cv")
@@ -391,22 +391,6 @@ def test_non_model_and_channels_first_inputs_are_errors():
 
 
 # --- Loading -----------------------------------------------------------------
-
-
-@pytest.fixture
-def no_downloads(monkeypatch):
-    """Makes every preset download path fail loudly."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a download was attempted")
-
-    import kagglehub
-
-    monkeypatch.setattr(kagglehub, "model_download", refuse)
-    monkeypatch.setattr(keras_hub.models.Backbone, "from_preset", refuse)
-    monkeypatch.setattr(keras.utils, "get_file", refuse)
-    for cls in (keras_cv.models.ResNetBackbone, keras_cv.models.MiTBackbone):
-        monkeypatch.setattr(cls, "from_preset", refuse)
 
 
 def test_unknown_name_fails_fast_with_suggestions(no_downloads):

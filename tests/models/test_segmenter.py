@@ -1,12 +1,10 @@
 """Tests of `SRCRMSegmenter` on every supported backbone family."""
 
-import dataclasses
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from backbone_cases import CASES
-from keras.src.applications import resnet
 
 from keras_srcrm.layers import ContextualRefinementModule
 from keras_srcrm.layers import FPNFusion
@@ -16,54 +14,18 @@ from keras_srcrm.losses import deep_supervision_losses
 from keras_srcrm.losses import deep_supervision_targets
 from keras_srcrm.models import SRCRMSegmenter
 from keras_srcrm.models import backbone_from_config
+from tests.helpers import training_gradients
+from tests.models.backbone_cases import CASES
 
+BACKEND = keras.backend.backend()
 NUM_CLASSES = 3
-JIT = keras.backend.backend() != "torch"
-
-
-def _mini_application_resnet(preact):
-    """A small keras.applications ResNet (ResNetV2 with `preact`).
-
-    The full ResNet50/ResNet50V2 are tested as backbones; here the same
-    families (same layer names, same adapter) are built small, because
-    compiling a training step through 50 layers costs minutes on a 2-core CPU.
-    V1 strides in the first block of a stage, V2 in the last, as Keras's own
-    ResNet50 and ResNet50V2 do.
-    """
-
-    def stack_fn(x):
-        for index, filters in enumerate((8, 16, 24, 32)):
-            if preact:
-                stride = 1 if index == 3 else 2
-                x = resnet.stack_residual_blocks_v2(
-                    x, filters, 2, stride1=stride, name=f"conv{index + 2}"
-                )
-            else:
-                stride = 1 if index == 0 else 2
-                x = resnet.stack_residual_blocks_v1(
-                    x, filters, 1, stride1=stride, name=f"conv{index + 2}"
-                )
-        return x
-
-    return lambda: resnet.ResNet(
-        stack_fn,
-        preact,
-        not preact,
-        include_top=False,
-        weights=None,
-        input_shape=(None, None, 3),
-        name="resnet50v2" if preact else "resnet50",
-    )
-
-
-# The full-size keras.applications ResNets are replaced by one-block-per-stage
-# builds of the same family for the segmenter tests.
-SEGMENTER_CASES = tuple(
-    dataclasses.replace(case, build=_mini_application_resnet(case.id == "ResNet50V2"))
-    if case.id in ("ResNet50", "ResNet50V2")
-    else case
-    for case in CASES
-)
+# XLA compiles the train step on TensorFlow and JAX; torch stays eager (its
+# `jit_compile=True` is `torch.compile`, not tested here).
+JIT = BACKEND != "torch"
+# The cheapest way to run a training step without compiling it: eagerly on
+# TensorFlow and torch. On JAX an eager step compiles every operation on its
+# own, which costs more than compiling the step once.
+NOT_COMPILED = {"run_eagerly": BACKEND != "jax", "jit_compile": BACKEND == "jax"}
 
 
 def images_of(rng, size, batch=2):
@@ -75,10 +37,16 @@ def labels_of(rng, size, batch=2):
 
 
 def predict(model, images):
-    # An eager call, not `predict_on_batch`: these tests call each model at
-    # a few shapes once, and TensorFlow would trace a new graph function for
-    # each shape (and again after `compile`), which costs more than running
-    # the small models eagerly. `fit` covers the compiled path.
+    """The model's outputs for `images`, as NumPy arrays.
+
+    TensorFlow and torch: an eager call. `predict_on_batch` would trace a
+    graph function for each model and shape (and again after `compile`),
+    which costs more than running these small models eagerly. JAX: the
+    other way round, eager JAX compiles each operation for each shape, one
+    compilation of the whole model is cheaper.
+    """
+    if BACKEND == "jax":
+        return model.predict_on_batch(images)
     outputs = model(keras.ops.convert_to_tensor(images), training=False)
     return keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
 
@@ -87,26 +55,104 @@ def compile_for_segmentation(model, **kwargs):
     model.compile(
         keras.optimizers.SGD(0.01, momentum=0.9),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=JIT,
         **kwargs,
     )
 
 
-@pytest.mark.parametrize("case", SEGMENTER_CASES, ids=[c.id for c in SEGMENTER_CASES])
-def test_every_backbone_family(rng, tmp_path, case):
-    """Builds, runs at two sizes, trains a (jit) step, round-trips `.keras`."""
-    model = SRCRMSegmenter(case.build(), NUM_CLASSES, decoder_filters=8)
-    sizes = case.sizes[:1] * 2 if case.static_size else ((64, 64), (100, 70))
-    for size in sizes:
-        logits = predict(model, images_of(rng, size))
-        assert logits.shape == (2, *size, NUM_CLASSES)
-        assert logits.dtype == np.float32
-        assert np.all(np.isfinite(logits))
+def assert_trains(model, images, labels):
+    """One training step: finite float32 logits, and a finite gradient that is
+    non-zero from the classifier through the decoder to the backbone's first
+    layer.
 
-    size = sizes[0]
-    compile_for_segmentation(model)
-    history = model.fit(images_of(rng, size), labels_of(rng, size), epochs=1, verbose=0)
+    Returns:
+        The logits of the step (training mode).
+    """
+    loss, gradients, logits = training_gradients(
+        model,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        images,
+        labels,
+    )
+    assert logits.shape == (*labels.shape, NUM_CLASSES)
+    assert logits.dtype == np.float32
+    assert np.all(np.isfinite(logits))
+    assert np.isfinite(loss) and loss > 0.0, loss
+    gradient_of = {}
+    for variable, gradient in zip(model.trainable_variables, gradients):
+        assert np.all(np.isfinite(gradient)), variable.path
+        gradient_of[id(variable)] = gradient
+
+    def magnitude(variables):
+        assert variables
+        return sum(float(np.abs(gradient_of[id(v)]).sum()) for v in variables)
+
+    # The stem: the gradient crosses every stage of the backbone.
+    stem = model.backbone.trainable_variables[0]
+    assert magnitude([stem]) > 0.0, stem.path
+    assert magnitude(model.backbone.trainable_variables) > 0.0
+    assert magnitude(model.get_layer("decoder").trainable_variables) > 0.0
+    classifier = model.get_layer("segmentation_classifier")
+    assert magnitude(classifier.trainable_variables) > 0.0
+    return logits
+
+
+def family_sizes(case):
+    """Two input sizes, one that 32 does not divide; static backbones: one."""
+    return case.sizes[:1] * 2 if case.static_size else ((64, 64), (100, 70))
+
+
+# Reloading a segmenter rebuilds its backbone, which costs as much as the
+# rest of the test for some families (MiT traces its blocks twice). One
+# family per library is reloaded here; every family's backbone and pyramid
+# extractor are reloaded by `test_backbones.py::test_keras_file_round_trip`,
+# and every family's segmenter by the slow test below.
+ROUND_TRIP_FAMILIES = ("hub_resnet_v2_mini", "cv_csp_darknet_mini", "resnet_mini")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_backbone_family(rng, tmp_path, case):
+    """A training step's gradient at one size, inference at another (that 32
+    does not divide), and for one family per library a `.keras` round trip.
+
+    No `fit` here: XLA takes 20-90 s to compile a train step with its
+    optimizer per family on a small CPU. `tests/training/test_fit.py` fits
+    one compiled; `test_every_backbone_family_compiled_fit` every family
+    (--run-slow). The gradient is computed eagerly on TensorFlow and torch,
+    in one compilation on JAX (see `training_gradients`).
+    """
+    model = SRCRMSegmenter(case.build(), NUM_CLASSES, decoder_filters=8)
+    first, second = family_sizes(case)
+    # A training step at the first size (its logits checked there too)...
+    assert_trains(model, images_of(rng, first), labels_of(rng, first))
+    # ...and inference at the second.
+    logits = predict(model, images_of(rng, second))
+    assert logits.shape == (2, *second, NUM_CLASSES)
+    assert logits.dtype == np.float32
+    assert np.all(np.isfinite(logits))
+
+    assert set(ROUND_TRIP_FAMILIES) <= {c.id for c in CASES}
+    if case.id in ROUND_TRIP_FAMILIES:
+        images = images_of(rng, second)
+        expected = predict(model, images)
+        model.save(tmp_path / "model.keras")
+        restored = keras.saving.load_model(tmp_path / "model.keras")
+        np.testing.assert_allclose(predict(restored, images), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_backbone_family_compiled_fit(rng, tmp_path, case):
+    """A compiled `fit` step (XLA on TensorFlow and JAX) on every family."""
+    model = SRCRMSegmenter(case.build(), NUM_CLASSES, decoder_filters=8)
+    size = family_sizes(case)[0]
+    compile_for_segmentation(model, jit_compile=JIT)
+    before = [np.array(w) for w in model.get_weights()]
+    history = model.fit(images_of(rng, size), labels_of(rng, size), verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    assert history.history["loss"][0] > 0.0
+    after = model.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in after)
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after))
 
     images = images_of(rng, size)
     expected = predict(model, images)
@@ -121,7 +167,12 @@ def small_backbone_name():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(rng, small_backbone_name, policy):
+@pytest.mark.parametrize(
+    "compiled", [False, pytest.param(True, marks=pytest.mark.slow)]
+)
+def test_mixed_precision(rng, small_backbone_name, policy, compiled):
+    """Float32 logits and one finite training step under mixed precision
+    (with `compiled`: XLA's, on TensorFlow and JAX)."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -131,11 +182,14 @@ def test_mixed_precision(rng, small_backbone_name, policy):
         logits = predict(model, images_of(rng, (64, 48)))
         assert logits.dtype == np.float32
         assert np.all(np.isfinite(logits))
-        compile_for_segmentation(model)
+        compile_for_segmentation(
+            model, **({"jit_compile": JIT} if compiled else NOT_COMPILED)
+        )
         history = model.fit(
             images_of(rng, (64, 48)), labels_of(rng, (64, 48)), epochs=1, verbose=0
         )
-        assert np.isfinite(history.history["loss"][0])
+        loss = history.history["loss"][0]
+        assert np.isfinite(loss) and loss > 0.0
         assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     finally:
         keras.config.set_dtype_policy(previous)
@@ -175,12 +229,14 @@ def test_auxiliary_heads_and_inference_model(rng, small_backbone_name):
         model, SegmentationCrossEntropy(), aux_weight=0.4
     )
     model.compile(
-        keras.optimizers.SGD(0.01), losses, loss_weights=loss_weights, jit_compile=JIT
+        keras.optimizers.SGD(0.01), losses, loss_weights=loss_weights, **NOT_COMPILED
     )
     history = model.fit(
         images, deep_supervision_targets(labels, model), epochs=1, verbose=0
     )
-    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(history.history["loss"][0]) and history.history["loss"][0] > 0
+    for name in ("segmentation", "aux_1", "aux_2", "aux_3"):
+        assert np.isfinite(history.history[f"{name}_loss"][0]), name
 
     inference = model.inference_model()
     assert not inference.auxiliary_heads
@@ -237,14 +293,64 @@ class TestErrors:
             SRCRMSegmenter(flat, 3)
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
+
+
+def documented_parameters():
+    """`{name: params (M)}` of the named-configuration table of docs/models.md."""
+    lines = iter(DOCS.read_text().splitlines())
+    for line in lines:
+        header = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if "params (M)" in header:
+            break
+    else:
+        raise AssertionError(f"no 'params (M)' table in {DOCS}")
+    column = header.index("params (M)")
+    next(lines)  # | --- | --- |
+    documented = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        row = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        documented[row[0].strip("`")] = float(row[column])
+    return documented
+
+
 class TestFromPreset:
-    def test_every_named_configuration_builds_offline(self):
+    def test_every_named_configuration_builds_offline(self, no_downloads):
+        """Every preset builds with random weights and has its documented size.
+
+        The variables are created without their initial values (deferred
+        initialisation): drawing them under JAX compiles one XLA program per
+        weight shape, a minute for the five presets on a small CPU, and what
+        is checked here is the architecture. The next test runs a preset
+        with initialised weights.
+        """
+        import keras_hub
+
         from keras_srcrm.models import BACKBONE_CONFIGS
         from keras_srcrm.models import SEGMENTER_PRESETS
 
+        documented = documented_parameters()
+        assert sorted(documented) == sorted(SEGMENTER_PRESETS)
         for name, preset in SEGMENTER_PRESETS.items():
-            assert preset.offline_backbone in BACKBONE_CONFIGS, name
             assert preset.description, name
+            assert preset.offline_backbone in BACKBONE_CONFIGS, name
+            assert preset.backbone in keras_hub.models.Backbone.presets, name
+            with keras.StatelessScope(initialize_variables=False):
+                model = SRCRMSegmenter.from_preset(name, 19, load_weights=False)
+            assert model.decoder_filters == preset.decoder_filters, name
+            decoder = model.get_layer("decoder")
+            step_type = SemanticRefinementModule if preset.use_srm else FPNFusion
+            assert all(type(step) is step_type for step in decoder.top_down), name
+            crm = isinstance(decoder.top, ContextualRefinementModule)
+            assert crm == preset.use_crm, name
+            # docs/models.md counts with 19 classes, in millions, 2 decimals.
+            assert round(model.count_params() / 1e6, 2) == documented[name], name
+            logits = model.compute_output_spec(keras.KerasTensor((1, 100, 70, 3)))
+            assert logits.shape == (1, 100, 70, 19), name
+            assert keras.backend.standardize_dtype(logits.dtype) == "float32", name
+            keras.backend.clear_session()
 
     def test_named_configuration_without_weights(self, rng):
         model = SRCRMSegmenter.from_preset(

@@ -36,8 +36,10 @@ def test_one_fit_step_with_metrics():
     assert {"loss", "mean_iou", "pixel_accuracy"} <= set(history)
     assert checkpoint_monitor(model) == "val_mean_iou"
     assert checkpoint_monitor(model, validation=False) in history
-    assert np.isfinite(history["loss"][0])
+    # Seven classes from random weights: the cross-entropy is about log(7).
+    assert np.isfinite(history["loss"][0]) and history["loss"][0] > 0.0
     assert 0.0 <= history["mean_iou"][0] <= 1.0
+    assert 0.0 <= history["pixel_accuracy"][0] <= 1.0
 
 
 def test_auxiliary_heads_get_weighted_losses_and_prefixed_metrics():
@@ -67,7 +69,8 @@ def test_auxiliary_heads_get_weighted_losses_and_prefixed_metrics():
     assert "segmentation_pixel_accuracy" in history
     assert "aux_1_mean_iou" not in history
     assert checkpoint_monitor(model, validation=False) == "segmentation_mean_iou"
-    assert np.isfinite(history["loss"][0])
+    assert np.isfinite(history["loss"][0]) and history["loss"][0] > 0.0
+    assert 0.0 <= history["segmentation_mean_iou"][0] <= 1.0
 
     outputs = model(images, training=False)
     total = model.compute_loss(x=images, y=targets, y_pred=outputs, training=False)
@@ -75,6 +78,8 @@ def test_auxiliary_heads_get_weighted_losses_and_prefixed_metrics():
         name: float(keras.ops.convert_to_numpy(loss(masks, value)))
         for name, value in outputs.items()
     }
+    # Positive and finite, so that the weighting below is visible.
+    assert all(np.isfinite(v) and v > 0.0 for v in per_output.values()), per_output
     expected = per_output["segmentation"] + 0.25 * sum(
         per_output[f"aux_{i}"] for i in (1, 2, 3)
     )

@@ -7,14 +7,19 @@ import keras
 import pytest
 
 import keras_srcrm
+from tests.helpers import assert_public_names
 
 BACKEND = keras.backend.backend()
 
 
 def test_exported_from_the_package():
     assert "training" in keras_srcrm.__all__
-    for name in keras_srcrm.training.__all__:
-        assert getattr(keras_srcrm.training, name) is not None
+    assert_public_names(keras_srcrm.training, {"NO_WEIGHT_DECAY_NAMES": tuple})
+    assert all(isinstance(n, str) for n in keras_srcrm.training.NO_WEIGHT_DECAY_NAMES)
+    assert issubclass(
+        keras_srcrm.training.PolynomialDecayWithWarmup,
+        keras.optimizers.schedules.LearningRateSchedule,
+    )
 
 
 @pytest.mark.skipif(
