@@ -10,23 +10,9 @@ import pytest
 
 from keras_srcrm.cli import build_parser
 from keras_srcrm.cli import main
+from tests.cli.runs import TINY_TRAIN
 
 COMMANDS = ("train", "evaluate", "predict", "export", "benchmark", "demo")
-
-# A tiny SRM + CRM model and run: test-sized backbone, 48x48 scenes (the
-# stride-32 level is 2x2, so the attention has more than one position).
-TINY_TRAIN = [
-    "--model", "hub_resnet_mini",
-    "--decoder-filters", "8",
-    "--synthetic-size", "48",
-    "--synthetic-samples", "8",
-    "--val-samples", "2",
-    "--crop-size", "48",
-    "--batch-size", "2",
-    "--epochs", "2",
-    "--steps-per-epoch", "2",
-    "--verbose", "0",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -46,14 +32,6 @@ def test_console_script_entry_point():
         check=True,
     )
     assert result.stdout.startswith("keras-srcrm ")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One tiny training run that the other commands read."""
-    output_dir = tmp_path_factory.mktemp("train")
-    assert main(["train", *TINY_TRAIN, "--output-dir", str(output_dir)]) == 0
-    return output_dir
 
 
 def test_train_writes_model_checkpoints_and_run_info(trained):
@@ -155,7 +133,7 @@ def test_benchmark_reports_params_and_gmacs(capsys):
         (["evaluate", "missing_dir"], "No model at"),
         (["predict", "missing_dir", "missing.png"], "No image file"),
         (["train", "--crop-size", "4"], "--crop-size"),
-        (["train", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "--epochs", "0"], "`--epochs` must be a positive int"),
         (["train", "--dataset", "cityscapes"], "--data-dir"),
         (["train", "--dataset", "folder"], "--num-classes"),
         (["benchmark", "--image-size", "16", "16"], "--image-size"),
