@@ -1,11 +1,52 @@
-"""What several commands share: dataset and inference arguments, run files."""
+"""What several commands share: dataset and inference arguments, run files,
+output checks and the errors that end a command with one line."""
 
+import argparse
 import json
+import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+from keras_srcrm.utils import atomic
+from keras_srcrm.utils.validation import argument_spellings
+from keras_srcrm.utils.validation import check_num_classes
+from keras_srcrm.utils.validation import check_positive_int
 
 DATASETS = ("synthetic", "cityscapes", "ade20k", "bdd100k", "folder")
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
+# Split sub-directories that `--dataset folder` recognises.
+FOLDER_SPLITS = ("train", "val", "test")
+# Where `train --overwrite` moves the files of the earlier run before
+# deleting them; if it exists, an overwrite was interrupted.
+OVERWRITE_TRASH = ".keras-srcrm-overwritten"
+
+# How the messages of the library name the arguments that the command line
+# sets with flags (see `keras_srcrm.utils.validation.argument_spellings`).
+SPELLINGS = {
+    ("overwrite", True): "--overwrite",
+    ("load_weights", False): "--backbone-weights none",
+    ("on_missing_mask", "skip"): "--skip-missing-masks",
+    "output_dir": "--output-dir",
+    "path": "PATH",
+}
+
+
+class RunFailed(Exception):
+    """The command ran but its job failed (e.g. training diverged).
+
+    `keras-srcrm` prints the message as one line and exits with status 1.
+    """
+
+
+class _StoreGiven(argparse.Action):
+    """Stores the value and records that the user gave the option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
 
 
 # --- Datasets (train, evaluate) ---------------------------------------------
@@ -27,10 +68,43 @@ def add_dataset_arguments(parser, *, default_split, default_samples):
         ),
     )
     group.add_argument(
-        "--split", default=default_split, help=f"Split (default: {default_split})."
+        "--split",
+        default=default_split,
+        action=_StoreGiven,
+        help=(
+            f"Split (default: {default_split}). With --dataset folder, the "
+            "sub-directory of --image-dir and --mask-dir of that name."
+        ),
     )
-    group.add_argument("--image-dir", help="--dataset folder: the images.")
-    group.add_argument("--mask-dir", help="--dataset folder: the masks.")
+    parser.set_defaults(split_given=False)
+    group.add_argument(
+        "--image-dir",
+        help=(
+            "--dataset folder: the images, in split sub-directories (train/, "
+            "val/, ...) or all in the directory itself (one split)."
+        ),
+    )
+    group.add_argument(
+        "--mask-dir", help="--dataset folder: the masks, laid out like the images."
+    )
+    group.add_argument(
+        "--image-suffix",
+        nargs="+",
+        help=(
+            "--dataset folder: ends of the image file names (default: .jpg "
+            ".jpeg .png .bmp .gif, lower or upper case)."
+        ),
+    )
+    group.add_argument(
+        "--mask-suffix",
+        default=".png",
+        help="--dataset folder: end of the mask file names (default: .png).",
+    )
+    group.add_argument(
+        "--skip-missing-masks",
+        action="store_true",
+        help="--dataset folder: leave out images without a mask (with a warning).",
+    )
     group.add_argument(
         "--num-classes",
         type=int,
@@ -60,23 +134,82 @@ def dataset_classes(args):
     if args.dataset == "folder":
         if args.num_classes is None:
             raise ValueError("--dataset folder needs --num-classes.")
-        return args.num_classes, tuple(f"class_{i}" for i in range(args.num_classes))
+        num_classes = check_num_classes(args.num_classes, "--num-classes")
+        return num_classes, tuple(f"class_{i}" for i in range(num_classes))
     info = data.dataset_info(args.dataset)
     return info.num_classes, tuple(info.class_names)
 
 
-def load_dataset(args, split=None, *, shuffle=False):
+def folder_directories(args, split, *, flag="--split", given=None):
+    """The `(image_dir, mask_dir)` of a split of `--dataset folder`.
+
+    A split is a sub-directory of `--image-dir` (and `--mask-dir`) of its
+    name. An `--image-dir` without split sub-directories holds one set of
+    images, read whole, unless the user named a split: a split that cannot
+    be honoured is refused rather than replaced by other images.
+
+    Args:
+        args: The parsed arguments of `add_dataset_arguments`.
+        split: The split's name.
+        flag: The option that named it, for the messages.
+        given: Whether the user gave that option (default: `args.split_given`).
+    """
+    if not args.image_dir or not args.mask_dir:
+        raise ValueError("--dataset folder needs --image-dir and --mask-dir.")
+    image_dir, mask_dir = Path(args.image_dir), Path(args.mask_dir)
+    if (image_dir / split).is_dir():
+        return image_dir / split, mask_dir / split
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"--image-dir '{image_dir}' is not a directory.")
+    splits = sorted(
+        path.name
+        for path in image_dir.iterdir()
+        if path.is_dir() and path.name in FOLDER_SPLITS
+    )
+    given = getattr(args, "split_given", False) if given is None else given
+    if splits or given:
+        holds = (
+            f"it has {', '.join(splits)}"
+            if splits
+            else "it holds one set of images, read whole without " + flag
+        )
+        raise ValueError(
+            f"{flag} {split}: --image-dir '{image_dir}' has no '{split}' "
+            f"sub-directory ({holds})."
+        )
+    return image_dir, mask_dir
+
+
+def load_dataset(args, split=None, *, shuffle=False, flag="--split", folder=None):
     """Returns a `tf.data.Dataset` of `(image, mask)` for `args.dataset`.
 
     Args:
         args: The parsed arguments of `add_dataset_arguments`.
         split: The split to read; defaults to `args.split`.
         shuffle: Whether to shuffle the file list (or the synthetic scenes).
+        flag: The option that named `split`, for the messages.
+        folder: `--dataset folder` only: `(image_dir, mask_dir)` to read
+            instead of the split's directories.
+
+    Raises:
+        ValueError: If the split is unknown or empty.
     """
     from keras_srcrm import data
 
     split = split or args.split
+    with argument_spellings({"split": flag, "root": "--data-dir"}):
+        dataset = _read_dataset(data, args, split, shuffle, flag, folder)
+    if int(dataset.cardinality()) == 0:
+        raise ValueError(
+            f"--dataset {args.dataset} {flag} {split} is empty: there is "
+            "nothing to read."
+        )
+    return dataset
+
+
+def _read_dataset(data, args, split, shuffle, flag, folder):
     if args.dataset == "synthetic":
+        check_positive_int("--synthetic-samples", args.synthetic_samples)
         return data.synthetic_dataset(
             args.synthetic_samples,
             args.synthetic_size,
@@ -85,13 +218,15 @@ def load_dataset(args, split=None, *, shuffle=False):
             shuffle=shuffle,
         )
     if args.dataset == "folder":
-        if not args.image_dir or not args.mask_dir:
-            raise ValueError("--dataset folder needs --image-dir and --mask-dir.")
         num_classes, _ = dataset_classes(args)
+        image_dir, mask_dir = folder or folder_directories(args, split, flag=flag)
         return data.folder_dataset(
-            args.image_dir,
-            args.mask_dir,
+            image_dir,
+            mask_dir,
             num_classes=num_classes,
+            image_suffix=tuple(args.image_suffix or data.IMAGE_SUFFIXES),
+            mask_suffix=args.mask_suffix,
+            on_missing_mask="skip" if args.skip_missing_masks else "raise",
             shuffle=shuffle,
             seed=args.seed,
         )
@@ -205,9 +340,19 @@ def load_model(path):
     return keras.saving.load_model(resolve_model_path(path))
 
 
+def json_number(value):
+    """A float for JSON: itself if finite, else `"nan"`, `"inf"` or `"-inf"`.
+
+    JSON has no NaN or infinity; `run.json` records them as these strings.
+    """
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
 def write_run_info(output_dir, info):
-    with open(Path(output_dir) / RUN_FILE, "w") as file:
-        json.dump(info, file, indent=2)
+    """Writes `run.json` atomically (strict JSON: see `json_number`)."""
+    text = json.dumps(info, indent=2, allow_nan=False)
+    atomic.write_text(Path(output_dir) / RUN_FILE, text + "\n")
 
 
 def read_run_info(model_path):
@@ -219,10 +364,91 @@ def read_run_info(model_path):
         return json.load(file)
 
 
-def prepare_output_path(path, *, overwrite):
-    """Refuses to replace an existing file unless `overwrite`."""
+def check_writable(directory, flag):
+    """Creates `directory` if needed and checks that a file can be written in it.
+
+    Commands call this before their work, so that an output they cannot
+    write (a read-only or immutable directory, a path through a file) is
+    reported at once, not after a long evaluation or training.
+
+    Args:
+        directory: The output directory.
+        flag: The option that named it, for the message.
+
+    Raises:
+        ValueError: If the directory cannot be created or written.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{flag} '{directory}' is a file, not a directory.")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=atomic.TEMPORARY_PREFIX, dir=directory)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValueError(f"{flag}: cannot write to '{directory}': {reason}.") from None
+    return directory
+
+
+def prepare_output_path(path, *, overwrite, flag="--output"):
+    """Refuses to replace an existing file unless `overwrite`; checks that the
+    file's directory can be written."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass --overwrite to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path.parent, flag)
     return path
+
+
+def _run_artefacts():
+    from keras_srcrm.training import callbacks
+
+    return (
+        MODEL_FILE,
+        RUN_FILE,
+        callbacks.BEST_CHECKPOINT,
+        callbacks.LAST_CHECKPOINT,
+        callbacks.HISTORY_FILE,
+        callbacks.BACKUP_DIR,
+    )
+
+
+def clear_run(output_dir):
+    """Removes every file of an earlier training run from `output_dir`.
+
+    The final model goes first, so that from the first moment the directory
+    no longer looks like a finished run; everything is moved into
+    `OVERWRITE_TRASH`, which is then deleted. If the process is killed on
+    the way, the trash directory is still there, and the next `train` in
+    `output_dir` finishes the job before it starts (`finish_clearing`).
+    Other files of the directory are left alone.
+
+    Returns:
+        The names of the files removed.
+    """
+    output_dir = Path(output_dir)
+    trash = output_dir / OVERWRITE_TRASH
+    present = [
+        output_dir / name
+        for name in _run_artefacts()
+        if (output_dir / name).exists() or (output_dir / name).is_symlink()
+    ]
+    if present or trash.exists():
+        trash.mkdir(exist_ok=True)
+        for path in present:
+            target = trash / path.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(path, target)
+        atomic.fsync_directory(output_dir)
+        shutil.rmtree(trash)
+    atomic.remove_temporaries(output_dir)
+    return [path.name for path in present]
+
+
+def finish_clearing(output_dir):
+    """Completes a `clear_run` that a killed process left half-done."""
+    if (Path(output_dir) / OVERWRITE_TRASH).exists():
+        clear_run(output_dir)

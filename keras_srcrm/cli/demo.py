@@ -6,6 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+from keras_srcrm.cli import common
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -56,6 +58,7 @@ def _run(argv):
 
 def run(args):
     output_dir = Path(args.output_dir)
+    common.check_writable(output_dir, "--output-dir")
     parts = ("train", "metrics.json", "saved_model", "predict")
     existing = [output_dir / part for part in parts if (output_dir / part).exists()]
     if existing and not args.overwrite:

@@ -6,6 +6,8 @@ import time
 import numpy as np
 
 from keras_srcrm.cli import common
+from keras_srcrm.utils import atomic
+from keras_srcrm.utils.validation import check_positive_int
 
 
 def add_parser(subparsers):
@@ -55,10 +57,12 @@ def evaluate(model, dataset, num_classes, args, *, max_images=None, progress=Tru
     total = int(dataset.cardinality())
     bar = keras.utils.Progbar(total if total > 0 else None, verbose=int(progress))
     count = 0
+    scored = 0
     start = time.time()
     for image, mask in dataset.as_numpy_iterator():
         images = np.asarray(image, "float32")[None]
         masks = np.asarray(mask, "int32")[None]
+        scored += int(np.count_nonzero((masks >= 0) & (masks < num_classes)))
         classes = common.predict(model, images, args, output="classes")
         for metric in (mean_iou, accuracy, boundary):
             metric.update_state(masks, classes)
@@ -66,6 +70,8 @@ def evaluate(model, dataset, num_classes, args, *, max_images=None, progress=Tru
         bar.update(count)
     if count == 0:
         raise ValueError("The dataset split is empty: nothing to evaluate.")
+    if scored == 0:
+        raise ValueError(no_scored_pixel_message(args, count))
     per_class = mean_iou.per_class_iou()
     return {
         "images": count,
@@ -77,11 +83,29 @@ def evaluate(model, dataset, num_classes, args, *, max_images=None, progress=Tru
     }
 
 
+def no_scored_pixel_message(args, count):
+    """Why a split without a single scored pixel has no score."""
+    message = (
+        f"No pixel of the {count} images of --dataset {args.dataset} --split "
+        f"{args.split} has a label to score (all are the ignore label), so "
+        "there is no mIoU."
+    )
+    if args.dataset == "cityscapes" and args.split == "test":
+        message += (
+            " The public masks of the Cityscapes test split are all void: "
+            "score on --split val, or submit test predictions to the "
+            "benchmark server."
+        )
+    return message
+
+
 def run(args):
-    if args.max_images is not None and args.max_images < 1:
-        raise ValueError(f"--max-images must be >= 1. Received: {args.max_images}")
+    if args.max_images is not None:
+        check_positive_int("--max-images", args.max_images)
     output = None
     if args.output:
+        # Before the evaluation, so that an output that cannot be written
+        # does not throw its result away.
         output = common.prepare_output_path(args.output, overwrite=args.overwrite)
     model = common.load_model(args.model)
     num_classes, class_names = common.dataset_classes(args)
@@ -96,8 +120,8 @@ def run(args):
     scores = {"dataset": args.dataset, "split": args.split, "mode": args.mode, **scores}
     print(format_scores(scores, class_names))
     if output is not None:
-        with open(output, "w") as file:
-            json.dump({**scores, "class_names": list(class_names)}, file, indent=2)
+        text = json.dumps({**scores, "class_names": list(class_names)}, indent=2)
+        atomic.write_text(output, text + "\n")
     return scores
 
 

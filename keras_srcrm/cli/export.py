@@ -41,8 +41,13 @@ def run(args):
     import keras
 
     from keras_srcrm import export
+    from keras_srcrm.export.atomic import resolve_destination
 
     model_path = common.resolve_model_path(args.model)
+    # Refuse an existing or unwritable destination before the (slow) export.
+    kind = "directory" if args.format == "saved_model" else "file"
+    destination = resolve_destination(args.path, args.overwrite, kind)
+    common.check_writable(destination.parent, "PATH")
     options = {"overwrite": args.overwrite, "include_probabilities": args.probabilities}
     backend = keras.backend.backend()
     if backend == "torch" or (backend == "jax" and args.format == "onnx"):

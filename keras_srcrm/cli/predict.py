@@ -1,10 +1,12 @@
 """`keras-srcrm predict`: segment images and write colour PNGs and overlays."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from keras_srcrm.cli import common
+from keras_srcrm.utils import atomic
 
 
 def add_parser(subparsers):
@@ -14,7 +16,10 @@ def add_parser(subparsers):
         description=(
             "Segments each image and writes, in OUTPUT_DIR, NAME_labels.png "
             "(class ids, 8-bit grey), NAME_color.png (class colours) and "
-            "NAME_overlay.png (colours blended over the image). Without "
+            "NAME_overlay.png (colours blended over the image). NAME is the "
+            "image's file name without its suffix; if two images share it, "
+            "their paths relative to the images' common directory (a/img, "
+            "b/img). Options may come before or after the images. Without "
             "images, segments one scene of the synthetic dataset."
         ),
     )
@@ -44,27 +49,36 @@ def add_parser(subparsers):
 
 
 def read_image(path):
-    """Reads an RGB image file as a `(H, W, 3)` uint8 array."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No image file at {str(path)!r}.")
-    try:
-        from PIL import Image
-    except ImportError:
-        import tensorflow as tf
+    """Reads an RGB image file as a `(H, W, 3)` uint8 array.
 
-        try:
-            image = tf.io.decode_image(
-                tf.io.read_file(str(path)), channels=3, expand_animations=False
-            )
-        except tf.errors.OpError as error:
-            raise ValueError(f"Cannot decode the image {str(path)!r}.") from error
-        return image.numpy()
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except OSError as error:
-        raise ValueError(f"Cannot decode the image {str(path)!r}: {error}") from error
+    The decoder of the training and evaluation pipelines
+    (`keras_srcrm.data.read_image`), so that an image is seen the same way
+    by every command (16-bit PNGs are scaled to 8 bits, not clipped).
+    """
+    from keras_srcrm.data import read_image as decode
+
+    return decode(path)
+
+
+def output_names(paths):
+    """One unique output name per input image, without the image's suffix.
+
+    The file name's stem when those are unique (`a/img.png` -> `img`);
+    otherwise each image's path relative to the inputs' common directory
+    (`a/img`, `b/img`), so that no output replaces another. An image given
+    twice gets `_2`, `_3`, ... .
+    """
+    resolved = [Path(p).resolve() for p in paths]
+    stems = [p.stem for p in resolved]
+    if len(set(stems)) == len(stems):
+        return stems
+    common_dir = Path(os.path.commonpath([p.parent for p in resolved]))
+    names = [str(p.relative_to(common_dir).with_suffix("")) for p in resolved]
+    taken, unique = {}, []
+    for name in names:
+        taken[name] = taken.get(name, 0) + 1
+        unique.append(name if taken[name] == 1 else f"{name}_{taken[name]}")
+    return unique
 
 
 def run(args):
@@ -74,7 +88,8 @@ def run(args):
         raise ValueError(f"--alpha must be in [0, 1]. Received: {args.alpha}")
     output_dir = Path(args.output_dir)
     if args.images:
-        named = [(Path(p).stem, read_image(p)) for p in args.images]
+        names = output_names(args.images)
+        named = [(name, read_image(p)) for name, p in zip(names, args.images)]
     else:
         from keras_srcrm.data import synthetic_arrays
 
@@ -82,6 +97,7 @@ def run(args):
             1, args.synthetic_size, seed=args.seed, split="test"
         )
         named = [(f"synthetic_{args.seed}", images[0])]
+    common.check_writable(output_dir, "--output-dir")
     targets = []
     for stem, _ in named:
         paths = {
@@ -89,7 +105,9 @@ def run(args):
             for kind in ("labels", "color", "overlay")
         }
         for path in paths.values():
-            common.prepare_output_path(path, overwrite=args.overwrite)
+            common.prepare_output_path(
+                path, overwrite=args.overwrite, flag="--output-dir"
+            )
         targets.append(paths)
     model = common.load_model(args.model)
     written = []
@@ -97,17 +115,17 @@ def run(args):
         batch = np.asarray(image, "float32")[None]
         classes = common.predict(model, batch, args, output="classes")[0]
         classes = np.asarray(classes)
-        inference.save_png(paths["labels"], classes.astype("uint8"), overwrite=True)
-        inference.save_png(paths["color"], inference.colorize(classes), overwrite=True)
-        inference.save_png(
-            paths["overlay"],
-            inference.overlay(image, classes, alpha=args.alpha),
-            overwrite=True,
-        )
+        outputs = {
+            "labels": classes.astype("uint8"),
+            "color": inference.colorize(classes),
+            "overlay": inference.overlay(image, classes, alpha=args.alpha),
+        }
+        for kind, array in outputs.items():
+            atomic.write_bytes(paths[kind], inference.encode_png(array))
         counts = np.bincount(classes.ravel(), minlength=1)
         present = ", ".join(f"{c}: {n}" for c, n in enumerate(counts) if n)
         height, width = classes.shape
         print(f"{stem}: {height}x{width}, pixels per class {{{present}}}")
         written.extend(paths.values())
-    print(f"Wrote {len(written)} files to {output_dir}")
+    print(f"Wrote {len(set(written))} files to {output_dir}")
     return written

@@ -1,10 +1,15 @@
 """`keras-srcrm train`: fit an SRM + CRM segmenter with `model.fit`."""
 
-import math
+import re
 import time
 from pathlib import Path
 
 from keras_srcrm.cli import common
+from keras_srcrm.utils import atomic
+from keras_srcrm.utils.validation import check_int
+from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import check_positive_int
+from keras_srcrm.utils.validation import check_positive_number
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 
@@ -96,6 +101,16 @@ def add_parser(subparsers):
         help="Split scored after each epoch (default: val); 'none' to skip.",
     )
     fit.add_argument(
+        "--val-image-dir",
+        help=(
+            "--dataset folder: the validation images (default: the --val-split "
+            "sub-directory of --image-dir)."
+        ),
+    )
+    fit.add_argument(
+        "--val-mask-dir", help="--dataset folder: the masks of --val-image-dir."
+    )
+    fit.add_argument(
         "--val-samples",
         type=int,
         default=64,
@@ -107,7 +122,11 @@ def add_parser(subparsers):
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="Replace the outputs of a finished run in OUTPUT_DIR.",
+        help=(
+            "Start afresh: first delete every file of an earlier run in "
+            "OUTPUT_DIR (model.keras, run.json, checkpoints, history.csv, "
+            "backup/), finished or not."
+        ),
     )
     parser.add_argument(
         "--verbose", type=int, default=1, choices=(0, 1, 2), help="fit's verbosity."
@@ -126,22 +145,136 @@ def _crop_size(values):
     return tuple(values)
 
 
-def _check_positive(args, *names):
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
+def _check_arguments(args):
+    for name in ("epochs", "steps_per_epoch", "batch_size", "val_samples"):
+        check_positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+    if args.learning_rate is not None:
+        check_positive_number("--learning-rate", args.learning_rate)
+    if args.warmup_steps is not None:
+        check_int("--warmup-steps", args.warmup_steps, minimum=0)
+    if args.decoder_filters is not None:
+        check_positive_int("--decoder-filters", args.decoder_filters)
+    check_number("--aux-weight", args.aux_weight, minimum=0.0)
+    if args.weight_decay is not None:
+        check_number("--weight-decay", args.weight_decay, minimum=0.0)
+    if args.val_split != "none" and args.val_split == args.split:
+        raise ValueError(
+            f"--val-split must differ from --split ({args.split}): a run never "
+            "picks its best checkpoint on its own training images. Pass "
+            "another --val-split, or --val-split none."
+        )
+    if (args.val_image_dir or args.val_mask_dir) and args.dataset != "folder":
+        raise ValueError("--val-image-dir and --val-mask-dir need --dataset folder.")
+    if bool(args.val_image_dir) != bool(args.val_mask_dir):
+        raise ValueError("--val-image-dir and --val-mask-dir go together.")
+
+
+def _model_options(args, num_classes):
+    """What the backup must have been made with to resume: the options that
+    shape the model's weights and the optimizer's state."""
+    return {
+        "--model": args.model,
+        "--decoder-filters": args.decoder_filters,
+        "--no-srm": args.no_srm,
+        "--no-crm": args.no_crm,
+        "--aux-weight": args.aux_weight > 0,
+        "--optimizer": args.optimizer,
+        "--mixed-precision": args.mixed_precision,
+        "number of classes": num_classes,
+    }
+
+
+def _backup_message(error):
+    """The command line's remedy for a backup that cannot be resumed."""
+    if error.kind == "mismatch":
+        remedy = (
+            "Run again with the options of the interrupted run to resume it, "
+            "or pass --overwrite to start afresh."
+        )
+    else:
+        remedy = "Pass --overwrite to start the run afresh (or delete the backup)."
+    return f"{error.problem} {remedy}"
+
+
+def _validation_data(args, train_folder):
+    """The validation split as a dataset, or None with --val-split none."""
+    from keras_srcrm import data
+
+    if args.val_split == "none":
+        if args.val_image_dir:
+            raise ValueError("--val-image-dir has no use with --val-split none.")
+        return None
+    val_args = _with(args, synthetic_samples=args.val_samples)
+    folder = None
+    if args.dataset == "folder":
+        if args.val_image_dir:
+            folder = (Path(args.val_image_dir), Path(args.val_mask_dir))
+        elif not (Path(args.image_dir) / args.val_split).is_dir():
             raise ValueError(
-                f"--{name.replace('_', '-')} must be >= 1. Received: {value}"
+                f"--dataset folder: --image-dir '{args.image_dir}' has no "
+                f"'{args.val_split}' sub-directory to validate on (--val-split "
+                f"{args.val_split}), and a run never validates on its training "
+                "images. Pass --val-image-dir and --val-mask-dir, or --val-split "
+                "none."
             )
+        else:
+            folder = common.folder_directories(
+                args, args.val_split, flag="--val-split", given=True
+            )
+        if [p.resolve() for p in folder] == [p.resolve() for p in train_folder]:
+            raise ValueError(
+                "--dataset folder: the validation images are the training "
+                "images; a run never validates on its training images."
+            )
+    dataset = common.load_dataset(
+        val_args, args.val_split, flag="--val-split", folder=folder
+    )
+    return data.evaluation_pipeline(dataset, batch_size=1)
+
+
+def _download_problem(error):
+    """A short reason if `error` comes from a failed download, else None."""
+    names = {
+        "ConnectionError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "Timeout",
+        "ProxyError",
+        "SSLError",
+        "MaxRetryError",
+        "NameResolutionError",
+        "NewConnectionError",
+        "URLError",
+        "gaierror",
+        "timeout",
+    }
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(error)
+        if type(error).__name__ in names or text.startswith("URL fetch failure"):
+            host = re.search(r"host='([^']+)'", text)
+            return f"cannot reach {host.group(1)}" if host else "no connection"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def build_model(args, num_classes):
     """Builds the segmenter that `args` describe."""
+    from keras_srcrm.models import BACKBONE_CONFIGS
     from keras_srcrm.models import SRCRMSegmenter
 
     weights = args.backbone_weights
     if weights == "auto":
         weights = "none" if args.dataset == "synthetic" else "imagenet"
+    if weights == "imagenet" and args.model in BACKBONE_CONFIGS:
+        raise ValueError(
+            f"--model {args.model} is a backbone configuration without "
+            "pretrained weights (--backbone-weights is "
+            f"{args.backbone_weights}, so ImageNet weights). Pass "
+            "--backbone-weights none to train it from random weights, or a "
+            "--model with ImageNet weights such as srcrm_lite."
+        )
     overrides = {}
     if args.decoder_filters is not None:
         overrides["decoder_filters"] = args.decoder_filters
@@ -149,13 +282,62 @@ def build_model(args, num_classes):
         overrides["use_srm"] = False
     if args.no_crm:
         overrides["use_crm"] = False
-    return SRCRMSegmenter.from_preset(
-        args.model,
-        num_classes,
-        load_weights=weights == "imagenet",
-        auxiliary_heads=args.aux_weight > 0,
-        **overrides,
-    )
+    try:
+        return SRCRMSegmenter.from_preset(
+            args.model,
+            num_classes,
+            load_weights=weights == "imagenet",
+            auxiliary_heads=args.aux_weight > 0,
+            **overrides,
+        )
+    except Exception as error:
+        problem = _download_problem(error) if weights == "imagenet" else None
+        if problem is None:
+            raise
+        raise ValueError(
+            f"Cannot download the pretrained backbone weights of --model "
+            f"{args.model} ({problem}; offline?). Pass --backbone-weights none "
+            "to train from random weights, or give --model a local preset "
+            "directory."
+        ) from None
+
+
+def _start(args, output_dir, model_options):
+    """Gets `output_dir` ready: cleared (--overwrite), resumable, or refused.
+
+    Returns:
+        The backup state of an unfinished run to resume, or None.
+    """
+    from keras_srcrm import training
+
+    common.check_writable(output_dir, "--output-dir")
+    common.finish_clearing(output_dir)
+    if args.overwrite:
+        common.clear_run(output_dir)
+        return None
+    model_path = output_dir / common.MODEL_FILE
+    if model_path.exists():
+        raise FileExistsError(
+            f"{str(model_path)!r} holds a finished run; pass --overwrite to "
+            "train again, or choose another --output-dir."
+        )
+    try:
+        state = training.read_backup_state(output_dir / "backup")
+    except training.BackupError as error:
+        raise ValueError(_backup_message(error)) from None
+    saved = (state or {}).get("options")
+    if saved is not None and saved != model_options:
+        changed = [
+            f"{key} {saved.get(key)} (now {model_options.get(key)})"
+            for key in model_options
+            if saved.get(key) != model_options.get(key)
+        ]
+        raise ValueError(
+            f"The backup in '{output_dir / 'backup'}' was made with other model "
+            f"options: {', '.join(changed)}. Run again with the options of the "
+            "interrupted run to resume it, or pass --overwrite to start afresh."
+        )
+    return state
 
 
 def run(args):
@@ -165,44 +347,47 @@ def run(args):
     from keras_srcrm import training
     from keras_srcrm.losses import deep_supervision_targets
 
-    _check_positive(args, "epochs", "steps_per_epoch", "batch_size", "val_samples")
+    _check_arguments(args)
     crop_size = _crop_size(args.crop_size)
+    num_classes, class_names = common.dataset_classes(args)
     output_dir = Path(args.output_dir)
     model_path = output_dir / common.MODEL_FILE
-    if model_path.exists() and not args.overwrite:
-        raise FileExistsError(
-            f"{str(model_path)!r} holds a finished run; pass --overwrite to "
-            "train again, or choose another --output-dir."
-        )
-    num_classes, class_names = common.dataset_classes(args)
+    model_options = _model_options(args, num_classes)
     if args.mixed_precision != "none":
         keras.config.set_dtype_policy(args.mixed_precision)
     keras.utils.set_random_seed(args.seed)
 
-    # Reading the data first reports a wrong path before a backbone downloads.
-    train_data = common.load_dataset(args, shuffle=True)
+    # Reading the data first reports a wrong path before anything is deleted
+    # or a backbone downloads.
+    train_folder = None
+    if args.dataset == "folder":
+        train_folder = common.folder_directories(args, args.split)
+    train_data = common.load_dataset(args, shuffle=True, folder=train_folder)
     train_data = data.training_pipeline(
         train_data.repeat(),
         batch_size=args.batch_size,
         crop_size=crop_size,
         seed=args.seed,
     )
-    validation = None
-    if args.val_split != "none":
-        val_args = _with(args, synthetic_samples=args.val_samples)
-        validation = data.evaluation_pipeline(
-            common.load_dataset(val_args, args.val_split), batch_size=1
-        )
+    validation = _validation_data(args, train_folder)
+    state = _start(args, output_dir, model_options)
     monitor, mode = _monitor(args.aux_weight > 0, validation is not None)
     callbacks = training.training_callbacks(
-        output_dir, monitor=monitor, mode=mode, overwrite=args.overwrite
+        output_dir,
+        monitor=monitor,
+        mode=mode,
+        overwrite=args.overwrite,
+        keep_backup=True,
+        backup_options=model_options,
     )
     model = build_model(args, num_classes)
     total_steps = args.epochs * args.steps_per_epoch
     warmup = args.warmup_steps
     if warmup is None:
         warmup = min(total_steps // 20, 1000)
-    peak = args.learning_rate or (0.01 if args.optimizer == "sgd" else 1e-3)
+    peak = args.learning_rate
+    if peak is None:
+        peak = 0.01 if args.optimizer == "sgd" else 1e-3
     schedule = training.PolynomialDecayWithWarmup(
         peak, decay_steps=total_steps, warmup_steps=warmup
     )
@@ -227,43 +412,96 @@ def run(args):
                 lambda x, y: (x, deep_supervision_targets(y, model))
             )
 
+    if state is not None and args.verbose:
+        print(
+            f"Resuming the run in {output_dir} after epoch {state['epoch']} "
+            f"of {args.epochs}."
+        )
     start = time.time()
-    history = model.fit(
-        train_data,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        validation_data=validation,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles
-        verbose=args.verbose,
-    )
+    try:
+        model.fit(
+            train_data,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            validation_data=validation,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles
+            verbose=args.verbose,
+        )
+    except training.BackupError as error:
+        raise ValueError(_backup_message(error)) from None
     seconds = time.time() - start
 
-    final = model.inference_model()
-    final.save(model_path)
+    rows = training.read_history(output_dir / training.callbacks.HISTORY_FILE)
     metrics = {
-        key: float(values[-1])
-        for key, values in history.history.items()
-        if values and math.isfinite(float(values[-1]))
+        key: common.json_number(value)
+        for key, value in (rows[-1] if rows else {}).items()
+        if key != "epoch" and isinstance(value, float)
     }
-    common.write_run_info(
-        output_dir,
-        {
-            "backend": keras.backend.backend(),
-            "model": args.model,
-            "dataset": args.dataset,
-            "num_classes": num_classes,
-            "class_names": list(class_names),
-            "crop_size": list(crop_size),
-            "epochs": args.epochs,
-            "steps_per_epoch": args.steps_per_epoch,
-            "batch_size": args.batch_size,
-            "train_seconds": round(seconds, 1),
-            "final_metrics": metrics,
-        },
-    )
+    info = {
+        "status": "finished",
+        "backend": keras.backend.backend(),
+        "model": args.model,
+        "dataset": args.dataset,
+        "num_classes": num_classes,
+        "class_names": list(class_names),
+        "crop_size": list(crop_size),
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "train_seconds": round(seconds, 1),
+        "final_metrics": metrics,
+    }
+    stop = next(c for c in callbacks if isinstance(c, training.StopOnNonFiniteLoss))
+    if stop.stopped:
+        _diverged(output_dir, info, stop, args)
+
+    # The final model is the marker of a finished run, so it is written after
+    # run.json; the backup goes only once the model is safely on disk. A kill
+    # at any moment leaves either the backup (the rerun resumes, with no epoch
+    # left to run, and writes both again) or the finished run.
+    final = model.inference_model()
+    common.write_run_info(output_dir, info)
+    with atomic.atomic_path(model_path) as temporary:
+        final.save(temporary)
+    training.remove_backup(output_dir)
     print(f"Trained {total_steps} steps in {seconds:.0f} s; model: {model_path}")
     return final
+
+
+def _diverged(output_dir, info, stop, args):
+    """Records a diverged run in run.json and ends the command (status 1)."""
+    from keras_srcrm.training import read_backup_state
+
+    state = read_backup_state(output_dir / "backup") or {"epoch": 0}
+    info = {
+        **info,
+        "status": "diverged",
+        # Counted from 1, as Keras's progress bar counts.
+        "diverged": {
+            "epoch": stop.epoch + 1,
+            "batch": stop.batch + 1,
+            "loss": common.json_number(stop.loss),
+        },
+        "finite_epochs": state["epoch"],
+    }
+    common.write_run_info(output_dir, info)
+    if state["epoch"]:
+        kept = (
+            f"last.keras and the backup hold epoch {state['epoch']}, the last "
+            "finite one; run again (e.g. with a lower --learning-rate) to resume "
+            "from there, or with --overwrite to start afresh"
+        )
+    else:
+        kept = (
+            "no epoch finished with a finite loss, so no checkpoint was written; "
+            "run again with --overwrite and a lower --learning-rate"
+        )
+    raise common.RunFailed(
+        f"training diverged: the loss became {stop.loss} in epoch "
+        f"{stop.epoch + 1} (batch {stop.batch + 1}); {kept}. See "
+        f"{output_dir / common.RUN_FILE}."
+    )
 
 
 def _monitor(auxiliary_heads, validated):

@@ -21,6 +21,8 @@ from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import ade20k_instance_lookup_table
 from keras_srcrm.data.labels import ade20k_lookup_table
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import argument_name
+from keras_srcrm.utils.validation import spell
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
 
@@ -42,11 +44,12 @@ _TFDS_ARCHIVES = ("images.tar", "annotations_instance.tar")
 
 def _check_split(split, splits):
     if split not in splits:
-        message = f"`split` must be one of {tuple(splits)}. Received: split={split!r}"
+        name = argument_name("split")
+        message = f"`{name}` must be one of {tuple(splits)}. Received: {name}={split!r}"
         if split == "test":
             message += (
                 ". ADE20K's test images have no public annotations (TFDS "
-                "calls the validation images 'test'; pass split='val')."
+                f"calls the validation images 'test'; pass {spell('split', 'val')})."
             )
         raise ValueError(message)
 

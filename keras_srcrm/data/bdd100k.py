@@ -12,6 +12,7 @@ from keras_srcrm.data import files
 from keras_srcrm.data.labels import BDD100K_CLASS_NAMES
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import label_lookup_table
+from keras_srcrm.utils.validation import argument_name
 
 _SPLITS = ("train", "val")
 
@@ -37,9 +38,10 @@ def bdd100k_files(root, split="train", *, on_missing_mask="raise"):
             no mask; the message names the path.
     """
     if split not in _SPLITS:
+        name = argument_name("split")
         raise ValueError(
-            f"`split` must be one of {_SPLITS} (the test split has no public "
-            f"masks). Received: split={split!r}"
+            f"`{name}` must be one of {_SPLITS} (the test split has no public "
+            f"masks). Received: {name}={split!r}"
         )
     root = files.require_directory(root, "BDD100K (argument `root`)")
     image_dir = files.require_directory(

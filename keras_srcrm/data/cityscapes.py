@@ -14,6 +14,7 @@ from keras_srcrm.data import tfds_builders
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import cityscapes_lookup_table
 from keras_srcrm.utils.backend import import_optional
+from keras_srcrm.utils.validation import check_choice
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
 
@@ -45,8 +46,7 @@ def cityscapes_files(root, split="train"):
         FileNotFoundError: If a split directory is missing or an image has
             no `_gtFine_labelIds.png` mask; the message names the path.
     """
-    if split not in _SPLITS:
-        raise ValueError(f"`split` must be one of {_SPLITS}. Received: split={split!r}")
+    check_choice("split", split, _SPLITS)
     root = files.require_directory(root, "Cityscapes (argument `root`)")
     image_dir = files.require_directory(
         os.path.join(root, "leftImg8bit", split),

@@ -3,13 +3,23 @@
 TensorFlow's decoders report a corrupt file without its name, and `tf.data`
 raises at iteration time, far from the file list. Here each pair is read
 inside a `tf.py_function` that catches the decoder's error and re-raises it
-with the path: iteration then fails with a `tf.errors.InvalidArgumentError`
-whose message names the file. The raw mask values are mapped to train ids
-afterwards, in the graph, with `tf.gather` on a lookup table.
+as a `DataFileError` with the path: iteration then fails with a
+`tf.errors.InvalidArgumentError` whose message names the file (and
+`keras_srcrm.data.files.file_error_message` extracts the one line). The raw
+mask values are mapped to train ids afterwards, in the graph, with
+`tf.gather` on a lookup table.
+
+`read_image` is the same image decoder, for one file outside a pipeline:
+training, evaluation and inference read an image file the same way (16-bit
+PNGs, for instance, are scaled to 8 bits, not clipped).
 """
+
+import os
 
 import numpy as np
 
+from keras_srcrm.data.files import DataFileError
+from keras_srcrm.data.files import tensorflow_error_text
 from keras_srcrm.utils.backend import import_optional
 
 tf = import_optional("tensorflow", "keras_srcrm.data pipelines")
@@ -45,9 +55,33 @@ def _decode_image(path):
         data = tf.io.read_file(path)
         return tf.io.decode_image(data, channels=3, expand_animations=False)
     except tf.errors.OpError as error:
-        raise ValueError(
-            f"Could not read image file '{path}': {error.message}"
+        raise DataFileError(
+            f"Could not read image file '{path}': "
+            f"{tensorflow_error_text(error.message)}"
         ) from None
+
+
+def read_image(path):
+    """Reads an image file as RGB, as the dataset pipelines do.
+
+    The decoder of the pipelines (`tf.io.decode_image` with 3 channels):
+    JPEG, PNG, BMP or GIF; grey and RGBA become RGB, and 16-bit PNGs are
+    scaled to 8 bits.
+
+    Args:
+        path: The image file.
+
+    Returns:
+        A uint8 NumPy array `(H, W, 3)`.
+
+    Raises:
+        FileNotFoundError: If there is no file at `path`.
+        DataFileError: If the file cannot be decoded; the message names it.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No image file at '{path}'.")
+    return _decode_image(path).numpy()
 
 
 def _decode_mask(path):
@@ -56,7 +90,7 @@ def _decode_mask(path):
         head = data.numpy()[:26]
         if head.startswith(_PNG_SIGNATURE) and len(head) == 26:
             if head[25] == _PNG_PALETTE:
-                raise ValueError(
+                raise DataFileError(
                     f"Mask file '{path}' is a palette PNG. TensorFlow decodes "
                     "palette PNGs to colours, not to the label indices; save "
                     "the mask as a single-channel (mode 'L') PNG."
@@ -66,8 +100,8 @@ def _decode_mask(path):
         else:
             mask = tf.io.decode_image(data, channels=0, expand_animations=False)
     except tf.errors.OpError as error:
-        raise ValueError(
-            f"Could not read mask file '{path}': {error.message}"
+        raise DataFileError(
+            f"Could not read mask file '{path}': {tensorflow_error_text(error.message)}"
         ) from None
     mask = mask.numpy()
     if mask.shape[-1] == 2:  # grey + alpha
@@ -78,7 +112,7 @@ def _decode_mask(path):
             np.array_equal(rgb[..., 0], rgb[..., 1])
             and np.array_equal(rgb[..., 0], rgb[..., 2])
         ):
-            raise ValueError(
+            raise DataFileError(
                 f"Mask file '{path}' has {mask.shape[-1]} channels with "
                 "different values; expected a single-channel mask of label "
                 "values."
@@ -93,7 +127,7 @@ def _read_pair(image_path, mask_path):
     image = _decode_image(image_path)
     mask = _decode_mask(mask_path)
     if tuple(image.shape[:2]) != mask.shape:
-        raise ValueError(
+        raise DataFileError(
             f"Image '{image_path}' is {image.shape[0]}x{image.shape[1]} "
             f"(height x width) but its mask '{mask_path}' is "
             f"{mask.shape[0]}x{mask.shape[1]}."

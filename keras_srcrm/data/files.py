@@ -6,9 +6,71 @@ dataset is built rather than deep inside a `tf.data` iterator.
 """
 
 import os
+import re
 import warnings
 
+from keras_srcrm.utils.validation import spell
+
 _MISSING_MASK_POLICIES = ("raise", "skip")
+
+# What `tf.io.decode_image` reads, in the case cameras and tools write.
+IMAGE_SUFFIXES = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".gif",
+    ".JPG",
+    ".JPEG",
+    ".PNG",
+    ".BMP",
+    ".GIF",
+)
+
+
+class DataFileError(ValueError):
+    """A dataset file that cannot be read: corrupt, of the wrong kind, or of
+    another size than its pair. The message is one line that names the file.
+
+    Raised inside `tf.data` pipelines, where TensorFlow turns it into a
+    `tf.errors.InvalidArgumentError` whose (long) message contains this one;
+    `file_error_message` gets it back.
+    """
+
+
+def file_error_message(error):
+    """The one-line `DataFileError` message inside `error`, or None.
+
+    Looks at `error`, its causes and contexts, and the text of TensorFlow
+    errors raised while a `tf.data` pipeline read a file.
+
+    Args:
+        error: An exception.
+
+    Returns:
+        The message, e.g. `"Could not read image file 'a.png': Invalid
+        PNG."`, or None if `error` does not come from a dataset file.
+    """
+    marker = f"{DataFileError.__name__}: "
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DataFileError):
+            return str(error)
+        text = str(error)
+        index = text.find(marker)
+        if index >= 0:
+            lines = text[index + len(marker) :].splitlines()
+            return lines[0].strip() if lines else None
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def tensorflow_error_text(message):
+    """Strips TensorFlow's op and device decoration from an error message."""
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message)
+    message = re.sub(r"\s*\[Op:[^\]]*\].*$", "", message, flags=re.S)
+    return " ".join(message.split()).rstrip(". ") + "."
 
 
 def require_directory(path, what):
@@ -53,8 +115,12 @@ def find_pairs(
         image_dir: Directory of the images.
         mask_dir: Directory of the masks.
         image_suffix: End of every image file name, e.g. `".jpg"` or
-            `"_leftImg8bit.png"`; other files are not images.
-        mask_suffix: What replaces `image_suffix` in the mask's file name.
+            `"_leftImg8bit.png"`, or a tuple of such ends (e.g.
+            `IMAGE_SUFFIXES`); other files are not images. When `image_dir`
+            and `mask_dir` are the same directory, files that end in
+            `mask_suffix` are masks, not images.
+        mask_suffix: What replaces the image's suffix in the mask's file
+            name.
         recursive: Whether to look for images in sub-directories too.
         on_missing_mask: `"raise"` to raise on an image without a mask,
             `"skip"` to leave such images out with a warning.
@@ -73,29 +139,30 @@ def find_pairs(
             f"`on_missing_mask` must be one of {_MISSING_MASK_POLICIES}. "
             f"Received: on_missing_mask={on_missing_mask!r}"
         )
-    for name, suffix in (("image_suffix", image_suffix), ("mask_suffix", mask_suffix)):
-        if not isinstance(suffix, str) or not suffix:
-            raise ValueError(
-                f"`{name}` must be a non-empty string. Received: {name}={suffix!r}"
-            )
+    image_suffixes = _check_suffixes("image_suffix", image_suffix)
+    (mask_suffix,) = _check_suffixes("mask_suffix", mask_suffix, several=False)
     image_dir = require_directory(image_dir, "images")
     mask_dir = require_directory(mask_dir, "masks")
+    shared = os.path.realpath(image_dir) == os.path.realpath(mask_dir)
 
-    images = [
-        path
-        for path in sorted(_list_files(image_dir, recursive))
-        if os.path.basename(path).endswith(image_suffix)
-        and os.path.basename(path) != image_suffix
-    ]
+    images = []
+    for path in sorted(_list_files(image_dir, recursive)):
+        name = os.path.basename(path)
+        if shared and name.endswith(mask_suffix):
+            continue
+        suffix = next(
+            (s for s in image_suffixes if name.endswith(s) and name != s), None
+        )
+        if suffix is not None:
+            images.append((path, suffix))
     if not images:
         where = f"'{image_dir}'" + (" or its sub-directories" if recursive else "")
-        raise FileNotFoundError(
-            f"No image file ending in '{image_suffix}' found in {where}."
-        )
+        ends = ", ".join(f"'{s}'" for s in image_suffixes)
+        raise FileNotFoundError(f"No image file ending in {ends} found in {where}.")
     pairs, missing = [], []
-    for image_path in images:
+    for image_path, suffix in images:
         relative = os.path.relpath(image_path, image_dir)
-        stem = relative[: -len(image_suffix)]
+        stem = relative[: -len(suffix)]
         mask_path = os.path.join(mask_dir, stem + mask_suffix)
         if os.path.isfile(mask_path):
             pairs.append((image_path, mask_path))
@@ -111,7 +178,7 @@ def find_pairs(
         )
         raise FileNotFoundError(
             f"No mask for image '{image_path}': expected '{mask_path}'{more}. "
-            "Pass on_missing_mask='skip' to leave such images out."
+            f"Pass {spell('on_missing_mask', 'skip')} to leave such images out."
         )
     if missing:
         warnings.warn(
@@ -125,6 +192,22 @@ def find_pairs(
             f"ending in '{mask_suffix}' in '{mask_dir}'."
         )
     return pairs
+
+
+def _check_suffixes(name, suffixes, several=True):
+    values = (suffixes,) if isinstance(suffixes, str) else suffixes
+    valid = (
+        isinstance(values, (tuple, list))
+        and values
+        and (several or len(values) == 1)
+        and all(isinstance(s, str) and s for s in values)
+    )
+    if not valid:
+        expected = (
+            "a non-empty string or a tuple of them" if several else "a non-empty string"
+        )
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={suffixes!r}")
+    return tuple(values)
 
 
 def _list_files(directory, recursive):

@@ -2,6 +2,7 @@
 
 from keras_srcrm.data import decode
 from keras_srcrm.data import files
+from keras_srcrm.data.files import IMAGE_SUFFIXES
 from keras_srcrm.data.labels import DEFAULT_IGNORE_LABEL
 from keras_srcrm.data.labels import label_lookup_table
 from keras_srcrm.utils.validation import check_num_classes
@@ -12,7 +13,7 @@ def folder_dataset(
     mask_dir,
     *,
     num_classes,
-    image_suffix=".jpg",
+    image_suffix=IMAGE_SUFFIXES,
     mask_suffix=".png",
     label_map=None,
     ignore_label=DEFAULT_IGNORE_LABEL,
@@ -25,6 +26,9 @@ def folder_dataset(
 
     The image `image_dir/REL/NAME{image_suffix}` is paired with the mask
     `mask_dir/REL/NAME{mask_suffix}` (`REL` is empty unless `recursive`).
+    `image_dir` and `mask_dir` may be the same directory when the masks
+    have a suffix of their own (e.g. `"_mask.png"`): files ending in
+    `mask_suffix` are then not taken for images.
     Masks must be single-channel (8- or 16-bit PNG, or any format
     `tf.io.decode_image` reads); palette PNGs are refused, because
     TensorFlow decodes them to colours.
@@ -33,8 +37,11 @@ def folder_dataset(
         image_dir: Directory of the images.
         mask_dir: Directory of the masks.
         num_classes: Number of classes; train ids are `0 .. num_classes - 1`.
-        image_suffix: End of the image file names, e.g. `".jpg"` (case
-            matters: `".JPG"` files are not matched by `".jpg"`).
+        image_suffix: End of the image file names, e.g. `".jpg"`, or a
+            tuple of such ends. Defaults to `IMAGE_SUFFIXES`: `.jpg`,
+            `.jpeg`, `.png`, `.bmp` and `.gif`, in lower or upper case.
+            Case matters otherwise: `".JPG"` files are not matched by
+            `".jpg"`.
         mask_suffix: End of the mask file names, e.g. `".png"` or
             `"_mask.png"`.
         label_map: Optional dict `{raw mask value: train id}`. Raw values

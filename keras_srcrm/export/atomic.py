@@ -4,16 +4,17 @@ An export is written into a temporary sibling of its destination (same
 directory, hence same file system) and renamed into place only once it is
 complete. A failure at any point removes the temporary copy and leaves the
 destination as it was: absent, or the previous export when `overwrite=True`.
+The export gets the permissions of the umask, like any file the user writes.
 """
 
 import contextlib
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 from keras_srcrm.utils.validation import check_bool
+from keras_srcrm.utils.validation import spell
 
 
 def resolve_destination(path, overwrite, kind):
@@ -41,7 +42,8 @@ def resolve_destination(path, overwrite, kind):
         if not overwrite:
             raise FileExistsError(
                 f"The export destination already exists: '{destination}'. "
-                "Pass `overwrite=True` to replace it, or choose another `path` "
+                f"Pass {spell('overwrite', True)} to replace it, or choose another "
+                f"{spell('path')} "
                 "(TF Serving expects a new numbered directory per model version)."
             )
         is_directory = destination.is_dir() and not destination.is_symlink()
@@ -68,11 +70,13 @@ def atomic_destination(destination, overwrite, kind):
         a path that does not exist yet for `"file"`.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{destination.name}.tmp-"
+    temporary = destination.parent / f".{destination.name}.tmp-{uuid.uuid4().hex}"
     if kind == "directory":
-        temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
-    else:
-        temporary = destination.parent / f"{prefix}{uuid.uuid4().hex}"
+        # Not `tempfile.mkdtemp`: its directory is private (mode 0700), and the
+        # rename would keep that mode, so that TF Serving running as another
+        # user could not read the export. `mkdir` applies the umask, like
+        # every other directory the user creates.
+        temporary.mkdir()
     try:
         yield temporary
         _move_into_place(temporary, destination, overwrite, kind)

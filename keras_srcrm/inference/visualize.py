@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 from keras import ops
 
+from keras_srcrm.utils import atomic
 from keras_srcrm.utils.validation import check_int
 from keras_srcrm.utils.validation import check_number
+from keras_srcrm.utils.validation import spell
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Channels -> PNG colour type: greyscale, RGB, RGBA.
@@ -338,13 +340,10 @@ def save_png(path, array, *, overwrite=False):
     path = Path(os.fspath(path))
     data = encode_png(_to_numpy(array))
     if path.exists() and not overwrite:
-        raise ValueError(f"{str(path)!r} exists; pass `overwrite=True` to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(path, "wb" if overwrite else "xb") as file:
-            file.write(data)
-    except FileExistsError:
         raise ValueError(
-            f"{str(path)!r} exists; pass `overwrite=True` to replace it."
-        ) from None
+            f"{str(path)!r} exists; pass {spell('overwrite', True)} to replace it."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside `path` and renamed into place: never half-written.
+    atomic.write_bytes(path, data)
     return path

@@ -70,6 +70,14 @@ def _validate_pair(
             f"size. Received: {features_name}.shape={tuple(features_shape)} and "
             f"{coords_name}.shape={tuple(coords_shape)}"
         )
+    # An empty map has no pixel to sample from; an empty output needs none.
+    if 0 in (f_height, f_width) and 0 not in (c_batch, c_height, c_width):
+        raise ValueError(
+            f"`{features_name}` must have a non-zero height and width to be "
+            f"sampled at the positions of a non-empty `{coords_name}`. Received: "
+            f"{features_name}.shape={tuple(features_shape)} and "
+            f"{coords_name}.shape={tuple(coords_shape)}"
+        )
 
 
 def _output_shape(features_shape, coords_shape, data_format):
@@ -278,8 +286,9 @@ def flow_warp(
 
     Raises:
         ValueError: If a tensor is not rank 4, the flow's offset axis is not 2,
-            the batch sizes differ, a dtype is not float, or an option is
-            unknown.
+            the batch sizes differ, `features` is empty (0 height or width)
+            while `flow` is not, a dtype is not float, or an option is
+            unknown. An empty `flow` (e.g. a 0x0 map) gives an empty output.
 
     Example:
 
@@ -350,8 +359,9 @@ def grid_sample(
 
     Raises:
         ValueError: If a tensor is not rank 4, the grid's coordinate axis is
-            not 2, batch sizes differ, a dtype is not float, or an option is
-            unknown.
+            not 2, batch sizes differ, `features` is empty (0 height or
+            width) while `grid` is not, a dtype is not float, or an option is
+            unknown. An empty `grid` gives an empty output.
 
     Example:
 

@@ -10,12 +10,86 @@ integer, a tuple for a pair), so that callers can write
 
 Booleans are never accepted where a number is expected, although Python
 treats `True` as the int 1. Integers are Python or NumPy integers.
+
+Messages name the Python arguments the caller passed. A front end with its
+own spelling of them (the `keras-srcrm` command line, whose users type
+`--overwrite`, not `overwrite=True`) sets it for a block with
+`argument_spellings`; `spell` and the checks here then use that spelling.
 """
 
+import contextlib
+import contextvars
 import math
 import numbers
 
 import numpy as np
+
+_SPELLINGS = contextvars.ContextVar("keras_srcrm_argument_spellings", default=None)
+_NO_VALUE = object()
+
+
+def _spelling_key(name, value):
+    # `repr` keeps `True` and `1` apart, which compare equal.
+    return name if value is _NO_VALUE else (name, repr(value))
+
+
+@contextlib.contextmanager
+def argument_spellings(spellings):
+    """Spells arguments the way a front end's users write them, in a block.
+
+    Args:
+        spellings: A dict from an argument name (`"split"`) or a pair
+            `(name, value)` (`("overwrite", True)`) to the text that the
+            messages raised inside the block use instead, e.g. `"--split"`
+            or `"--overwrite"`. Pairs are what a message asks the user to
+            pass to fix a problem.
+
+    Example:
+
+    ```python
+    with argument_spellings({("overwrite", True): "--overwrite"}):
+        run(args)  # "... Pass --overwrite to replace it."
+    ```
+    """
+    current = _SPELLINGS.get() or {}
+    token = _SPELLINGS.set(
+        {
+            **current,
+            **{
+                _spelling_key(*key) if isinstance(key, tuple) else key: text
+                for key, text in spellings.items()
+            },
+        }
+    )
+    try:
+        yield
+    finally:
+        _SPELLINGS.reset(token)
+
+
+def spell(name, value=_NO_VALUE):
+    """How a message names argument `name`, or asks for `name=value`.
+
+    Returns `` `name` `` or `` `name=value` `` (value as its `repr`), unless
+    `argument_spellings` gave another spelling, e.g. `--overwrite` for the
+    pair, or `--split` for the name (and then `--split val` for a value).
+    """
+    spellings = _SPELLINGS.get() or {}
+    spelled = spellings.get(_spelling_key(name, value))
+    if spelled is not None:
+        return spelled
+    if value is not _NO_VALUE and name in spellings:
+        # A flag that takes the value: `--split val`.
+        return f"{spellings[name]} {value}"
+    return f"`{name}`" if value is _NO_VALUE else f"`{name}={value!r}`"
+
+
+def argument_name(name):
+    """The bare name of argument `name` in messages: itself, or its spelling."""
+    return (_SPELLINGS.get() or {}).get(name, name)
+
+
+_name = argument_name
 
 
 def is_int(value):
@@ -29,6 +103,7 @@ def is_number(value):
 
 
 def _fail(name, expected, value):
+    name = _name(name)
     raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
 
 

@@ -10,23 +10,9 @@ import pytest
 
 from keras_srcrm.cli import build_parser
 from keras_srcrm.cli import main
+from tests.cli.runs import TINY_TRAIN
 
 COMMANDS = ("train", "evaluate", "predict", "export", "benchmark", "demo")
-
-# A tiny SRM + CRM model and run: test-sized backbone, 48x48 scenes (the
-# stride-32 level is 2x2, so the attention has more than one position).
-TINY_TRAIN = [
-    "--model", "hub_resnet_mini",
-    "--decoder-filters", "8",
-    "--synthetic-size", "48",
-    "--synthetic-samples", "8",
-    "--val-samples", "2",
-    "--crop-size", "48",
-    "--batch-size", "2",
-    "--epochs", "2",
-    "--steps-per-epoch", "2",
-    "--verbose", "0",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -46,22 +32,6 @@ def test_console_script_entry_point():
         check=True,
     )
     assert result.stdout.startswith("keras-srcrm ")
-
-
-# The train step is compiled by `tests/training/test_fit.py`; here the
-# cheapest way on each backend: TensorFlow traces a graph without XLA in half
-# the time of an XLA compilation, JAX compiles the step as a whole faster
-# than it runs it op by op, and torch runs eagerly either way.
-NO_JIT = ["--no-jit"] if keras.backend.backend() == "tensorflow" else []
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One tiny training run that the other commands read."""
-    output_dir = tmp_path_factory.mktemp("train")
-    argv = ["train", *TINY_TRAIN, *NO_JIT, "--output-dir", str(output_dir)]
-    assert main(argv) == 0
-    return output_dir
 
 
 def test_train_writes_model_checkpoints_and_run_info(trained):
@@ -178,7 +148,7 @@ def test_benchmark_reports_params_and_gmacs(capsys, train):
         (["evaluate", "missing_dir"], "No model at"),
         (["predict", "missing_dir", "missing.png"], "No image file"),
         (["train", "--crop-size", "4"], "--crop-size"),
-        (["train", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "--epochs", "0"], "`--epochs` must be a positive int"),
         (["train", "--dataset", "cityscapes"], "--data-dir"),
         (["train", "--dataset", "folder"], "--num-classes"),
         (["benchmark", "--image-size", "16", "16"], "--image-size"),

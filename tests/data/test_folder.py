@@ -178,3 +178,60 @@ def test_bad_arguments_name_themselves(pairs, kwargs, match):
     images, masks, _ = pairs
     with pytest.raises(ValueError, match=match):
         folder.folder_dataset(images, masks, **kwargs)
+
+
+def test_default_suffixes_find_the_usual_image_formats(tmp_path):
+    rng = np.random.default_rng(0)
+    formats = {"a.jpg": "JPEG", "b.jpeg": "JPEG", "c.png": "PNG", "d.JPG": "JPEG"}
+    for name, format in formats.items():
+        write(tmp_path / "i" / name, encode(blocky_image(rng, 4, 4), format))
+        stem = name.split(".")[0]
+        write(tmp_path / f"m/{stem}.png", encode(striped_mask([1], 4, 4), "PNG"))
+    write(tmp_path / "i/notes.txt", b"not an image")
+    dataset = folder.folder_dataset(tmp_path / "i", tmp_path / "m", num_classes=2)
+    assert len(as_numpy(dataset)) == 4
+
+
+def test_images_and_masks_may_share_a_directory(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        write(tmp_path / f"{name}.png", encode(blocky_image(rng, 4, 4), "PNG"))
+        write(tmp_path / f"{name}_mask.png", encode(striped_mask([1], 4, 4), "PNG"))
+    dataset = folder.folder_dataset(
+        tmp_path, tmp_path, num_classes=2, mask_suffix="_mask.png"
+    )
+    assert len(as_numpy(dataset)) == 2
+
+
+def _tiny_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(3, 1)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda i, m: write(i, b"\x89PNG\r\n\x1a\n half a header"), "image"),
+        (lambda i, m: write(i, b"plain text, not an image"), "image"),
+        (lambda i, m: write(m, encode(striped_mask([0], 5, 4), "PNG")), "mask"),
+    ],
+)
+def test_a_damaged_file_is_one_line_naming_it_even_inside_fit(tmp_path, damage, named):
+    from keras_srcrm.data import file_error_message
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        write(tmp_path / f"i/{name}.png", encode(blocky_image(rng, 4, 4), "PNG"))
+        write(tmp_path / f"m/{name}.png", encode(striped_mask([1], 4, 4), "PNG"))
+    image, mask = tmp_path / "i/b.png", tmp_path / "m/b.png"
+    damage(image, mask)
+    dataset = folder.folder_dataset(tmp_path / "i", tmp_path / "m", num_classes=3)
+    with pytest.raises(Exception) as error:  # as each backend's fit raises it
+        _tiny_model().fit(dataset.batch(1), epochs=1, verbose=0)
+    message = file_error_message(error.value)
+    assert message is not None and "\n" not in message
+    assert f"'{image if named == 'image' else mask}'" in message
+    assert "{{" not in message and "Traceback" not in message

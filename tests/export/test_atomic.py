@@ -1,5 +1,8 @@
 """Existing exports are kept unless asked, and failed exports leave nothing."""
 
+import os
+import stat
+
 import keras
 import pytest
 
@@ -142,3 +145,14 @@ def test_destination_appearing_during_the_export_is_kept(tmp_path):
 def test_rejects_invalid_paths(path, message):
     with pytest.raises(ValueError, match=message):
         atomic.resolve_destination(path, False, "directory")
+
+
+def test_an_export_directory_gets_the_umask_permissions(tmp_path):
+    # TF Serving often runs as another user: the export must be as readable
+    # as any directory the user creates, not private like a temporary one.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    destination = atomic.resolve_destination(tmp_path / "1", False, "directory")
+    with atomic.atomic_destination(destination, False, "directory") as temporary:
+        (temporary / "saved_model.pb").write_bytes(b"")
+    assert stat.S_IMODE(destination.stat().st_mode) == 0o777 & ~umask

@@ -142,6 +142,7 @@ class TestErrors:
         "kwargs,match",
         [
             ({"filters": -1}, "filters"),
+            ({"filters": True}, r"`filters` must be a positive int.*filters=True"),
             ({"filters": 8, "target_level": 4}, "target_level"),
             ({"filters": 8, "channel_attention": "se"}, "channel_attention"),
             ({"filters": 8, "spatial_attention": "nonlocal"}, "spatial_attention"),

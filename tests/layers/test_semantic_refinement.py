@@ -203,7 +203,12 @@ class TestErrors:
             ({"filters": 8, "offset_groups": 3}, "offset_groups"),
             ({"filters": 8, "fusion": "mul"}, "fusion"),
             ({"filters": 8, "neighbor_aggregation": "mean"}, "neighbor_aggregation"),
-            ({"filters": 8, "neighbor_kernel_size": 2}, "kernel_size"),
+            ({"filters": True}, r"`filters` must be a positive int.*filters=True"),
+            (
+                {"filters": 8, "neighbor_kernel_size": 2},
+                r"^`neighbor_kernel_size` must be a positive odd int\. "
+                r"Received: neighbor_kernel_size=2$",
+            ),
             ({"filters": 8, "align_corners": 1}, "align_corners"),
         ],
     )

@@ -517,6 +517,24 @@ class TestValidation:
                 np.zeros((2, 4, 4, 2), "float32"), np.zeros((1, 3, 3, 2), "float32")
             )
 
+    @pytest.mark.parametrize("op", [flow_warp, grid_sample])
+    def test_empty_maps(self, op):
+        # An empty output (a 0x0 map) needs no sample: it is empty too.
+        for features_shape, coords_shape in (
+            ((1, 0, 0, 3), (1, 0, 0, 2)),
+            ((1, 4, 4, 3), (1, 0, 0, 2)),
+            ((0, 4, 4, 3), (0, 4, 4, 2)),
+        ):
+            out = op(
+                np.zeros(features_shape, "float32"), np.zeros(coords_shape, "float32")
+            )
+            assert tuple(out.shape) == (*coords_shape[:3], 3)
+        # A non-empty output cannot be sampled from an empty map.
+        with pytest.raises(
+            ValueError, match=r"non-zero height and width.*\(1, 0, 0, 3\)"
+        ):
+            op(np.zeros((1, 0, 0, 3), "float32"), np.zeros((1, 4, 4, 2), "float32"))
+
     def test_unknown_options(self):
         features = np.zeros((1, 4, 4, 2), "float32")
         flow = np.zeros((1, 4, 4, 2), "float32")

@@ -1,6 +1,8 @@
 """training_callbacks: checkpoints, resuming after an interruption, reuse."""
 
 import csv
+import json
+import shutil
 
 import keras
 import numpy as np
@@ -8,8 +10,13 @@ import pytest
 
 from keras_srcrm.losses import SegmentationCrossEntropy
 from keras_srcrm.metrics import MeanIoU
+from keras_srcrm.training import BackupError
 from keras_srcrm.training import PolynomialDecayWithWarmup
+from keras_srcrm.training import StopOnNonFiniteLoss
 from keras_srcrm.training import build_optimizer
+from keras_srcrm.training import read_backup_state
+from keras_srcrm.training import read_history
+from keras_srcrm.training import remove_backup
 from keras_srcrm.training import training_callbacks
 
 BACKEND = keras.backend.backend()
@@ -72,11 +79,11 @@ def _data():
     return x, y
 
 
-def _model():
+def _model(filters=4):
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
-            keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
             keras.layers.Conv2D(NUM_CLASSES, 1),
         ]
     )
@@ -186,7 +193,11 @@ def test_a_backup_alone_resumes_even_without_checkpoints(tmp_path):
 
 def test_the_pieces_can_be_turned_off(tmp_path):
     callbacks = training_callbacks(
-        tmp_path / "run", save_best=False, backup=False, csv_log=False
+        tmp_path / "run",
+        save_best=False,
+        backup=False,
+        csv_log=False,
+        stop_on_nan=False,
     )
     assert len(callbacks) == 1
     assert isinstance(callbacks[0], keras.callbacks.ModelCheckpoint)
@@ -209,3 +220,126 @@ def test_invalid_arguments(tmp_path):
     a_file.write_text("")
     with pytest.raises(ValueError, match="`output_dir`.*file"):
         training_callbacks(a_file)
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes the weights NaN when `epoch` begins, as a diverging step would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            for variable in self.model.trainable_variables:
+                variable.assign(np.full(variable.shape, np.nan, "float32"))
+
+
+def _assert_weights_equal(model, weights):
+    for loaded, expected in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(loaded, expected)
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_finite_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    callbacks = training_callbacks(run_dir, monitor="loss", mode="min")
+    recorder = Recorder()
+    history = _fit(_model(), callbacks + [recorder, PoisonWeights(epoch=2)])
+
+    stop = callbacks[0]
+    assert isinstance(stop, StopOnNonFiniteLoss) and stop.stopped
+    assert (stop.epoch, stop.batch) == (2, 0) and np.isnan(stop.loss)
+    assert len(history.history["loss"]) == 3  # stopped in epoch 2
+    # The checkpoints and the backup hold epoch 1, the last finite one; the
+    # backup is kept, so that the run can resume from there.
+    finite = recorder.weights_after_epoch[1]
+    _assert_weights_equal(keras.models.load_model(run_dir / "last.keras"), finite)
+    _assert_weights_equal(keras.models.load_model(run_dir / "best.keras"), finite)
+    assert read_backup_state(run_dir / "backup")["epoch"] == 2
+    # The log records the NaN.
+    rows = read_history(run_dir / "history.csv")
+    assert [row["epoch"] for row in rows] == [0, 1, 2]
+    assert np.isnan(rows[-1]["loss"])
+
+
+def test_resumes_after_an_interruption_in_the_first_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        _fit(_model(), training_callbacks(run_dir) + [Interrupt(epoch=0)])
+    assert not (run_dir / "history.csv").exists()  # no epoch finished
+
+    recorder = Recorder()
+    _fit(_model(), training_callbacks(run_dir) + [recorder])
+    assert recorder.epochs == [0, 1, 2, 3]
+    assert _logged_epochs(run_dir / "history.csv") == [0, 1, 2, 3]
+
+
+def test_an_empty_log_left_by_a_killed_run_does_not_block_a_new_run(tmp_path):
+    # An earlier version created history.csv when fit began: a run killed in
+    # its first epoch left it empty, and no backup.
+    (tmp_path / "history.csv").write_text("")
+    callbacks = training_callbacks(tmp_path)
+    assert not (tmp_path / "history.csv").exists()
+    assert _best_checkpoint(callbacks).best is None
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """A run directory whose run was interrupted in epoch 2, with options."""
+    run_dir = tmp_path_factory.mktemp("interrupted") / "run"
+    callbacks = training_callbacks(run_dir, backup_options={"filters": 4})
+    with pytest.raises(Interrupted):
+        _fit(_model(), callbacks + [Interrupt(epoch=2)])
+    assert read_backup_state(run_dir / "backup")["epoch"] == 2
+    return run_dir
+
+
+def _copy(run_dir, tmp_path):
+    return shutil.copytree(run_dir, tmp_path / "run")
+
+
+def test_a_damaged_backup_is_one_line_that_names_the_file(interrupted_run, tmp_path):
+    run_dir = _copy(interrupted_run, tmp_path)
+    state = json.loads((run_dir / "backup" / "training_state.json").read_text())
+    weights = run_dir / "backup" / state["weights"]
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(BackupError, match="damaged") as info:
+        training_callbacks(run_dir)
+    message = str(info.value)
+    assert str(weights) in message and "\n" not in message
+    assert "overwrite=True" in message
+
+    # A backup directory without a state (what a kill during the first backup
+    # of an earlier version left) is reported the same way.
+    shutil.rmtree(run_dir / "backup")
+    (run_dir / "backup").mkdir()
+    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF")
+    with pytest.raises(BackupError, match="holds no training state"):
+        training_callbacks(run_dir)
+
+
+def test_a_backup_of_another_model_or_options_is_refused(interrupted_run, tmp_path):
+    run_dir = _copy(interrupted_run, tmp_path)
+    callbacks = training_callbacks(run_dir, backup_options={"filters": 6})
+    with pytest.raises(BackupError, match=r"other options: filters 4 \(now 6\)"):
+        _fit(_model(filters=6), callbacks)
+    # Without options to compare, the weights' shapes still tell.
+    with pytest.raises(BackupError, match="another model") as info:
+        _fit(_model(filters=6), training_callbacks(run_dir))
+    assert len(str(info.value)) < 400
+    # The backup is untouched: the right model still resumes from it.
+    recorder = Recorder()
+    _fit(_model(), training_callbacks(run_dir) + [recorder])
+    assert recorder.epochs == [2, 3]
+
+
+def test_keep_backup_keeps_it_until_remove_backup(tmp_path):
+    run_dir = tmp_path / "run"
+    _fit(_model(), training_callbacks(run_dir, keep_backup=True))
+    assert read_backup_state(run_dir / "backup")["epoch"] == EPOCHS
+    # A rerun now resumes with no epoch left to run.
+    recorder = Recorder()
+    history = _fit(_model(), training_callbacks(run_dir, keep_backup=True) + [recorder])
+    assert recorder.epochs == [] and history.history == {}
+    remove_backup(run_dir)
+    assert not (run_dir / "backup").exists()

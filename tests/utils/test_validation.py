@@ -108,3 +108,33 @@ def test_layer_input_checks_name_the_layer_and_the_inputs():
         v.check_same_batch(layer, [(1, 4, 4, 3), (2, 8, 8, 3)], names)
     with pytest.raises(ValueError, match=r"add a batch axis"):
         v.check_image_batch(np.zeros((8, 8, 3)))
+
+
+def test_a_front_end_spells_the_arguments_its_users_typed():
+    assert v.spell("overwrite", True) == "`overwrite=True`"
+    assert v.spell("split") == "`split`"
+    spellings = {("overwrite", True): "--overwrite", "split": "--split"}
+    with v.argument_spellings(spellings):
+        assert v.spell("overwrite", True) == "--overwrite"
+        assert v.spell("split", "val") == "--split val"
+        assert v.spell("overwrite", 1) == "`overwrite=1`"  # True is not 1
+        with pytest.raises(ValueError, match=r"^`--split` .* Received: --split='x'$"):
+            v.check_choice("split", "x", ("train", "val"))
+    # Only inside the block.
+    assert v.spell("overwrite", True) == "`overwrite=True`"
+
+
+def test_library_messages_use_the_spelling(tmp_path):
+    from keras_srcrm.models.backbones import load_backbone
+    from keras_srcrm.training import training_callbacks
+
+    (tmp_path / "best.keras").write_bytes(b"")
+    spellings = {
+        ("overwrite", True): "--overwrite",
+        ("load_weights", False): "--backbone-weights none",
+    }
+    with v.argument_spellings(spellings):
+        with pytest.raises(ValueError, match="Pass --overwrite to delete them"):
+            training_callbacks(tmp_path)
+        with pytest.raises(ValueError, match="Pass --backbone-weights none for"):
+            load_backbone("hub_resnet_mini", load_weights=True)

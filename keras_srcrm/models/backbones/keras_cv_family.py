@@ -7,6 +7,7 @@ import inspect
 import keras
 
 from keras_srcrm.utils import import_optional
+from keras_srcrm.utils.validation import spell
 
 NAME = "keras_cv"
 
@@ -86,7 +87,7 @@ def load_preset(name, load_weights, input_shape):
         )
         raise ValueError(
             f"The KerasCV preset `{name}` has no pretrained weights. Pass "
-            "`load_weights=False` for a random initialisation"
+            f"{spell('load_weights', False)} for a random initialisation"
             + (f", or use one of {with_weights}." if with_weights else ".")
         )
     return cls.from_preset(

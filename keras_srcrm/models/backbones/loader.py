@@ -12,6 +12,7 @@ from keras_srcrm.models.backbones import keras_hub_family
 from keras_srcrm.models.backbones.configs import BACKBONE_CONFIGS
 from keras_srcrm.models.backbones.configs import backbone_from_config
 from keras_srcrm.models.backbones.input_shapes import check_input_shape
+from keras_srcrm.utils.validation import spell
 
 # Where the pretrained weights of a named configuration's architecture are.
 _WEIGHTS_OF_CONFIG = {
@@ -90,7 +91,7 @@ def load_backbone(spec, load_weights=True, input_shape=(None, None, 3)):
         if load_weights:
             raise ValueError(
                 f"`{spec}` is a named configuration without pretrained "
-                "weights. Pass `load_weights=False` for a random "
+                f"weights. Pass {spell('load_weights', False)} for a random "
                 "initialisation"
                 + (
                     f", or {_WEIGHTS_OF_CONFIG[spec]} for weights."
