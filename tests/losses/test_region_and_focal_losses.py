@@ -7,7 +7,6 @@ differences of the reference), float32 under mixed precision and XLA.
 """
 
 import keras
-import loss_references as ref
 import numpy as np
 import pytest
 from keras import ops
@@ -17,6 +16,7 @@ from keras_srcrm.losses import DiceLoss
 from keras_srcrm.losses import FocalLoss
 from keras_srcrm.losses import LovaszSoftmaxLoss
 from keras_srcrm.losses import SegmentationCrossEntropy
+from tests.losses import loss_references as ref
 
 BACKEND = keras.backend.backend()
 NUM_CLASSES = 4
