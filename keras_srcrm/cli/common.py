@@ -332,12 +332,18 @@ def resolve_model_path(path):
 
 
 def load_model(path):
-    """Loads a `.keras` segmentation model saved by this library."""
+    """Loads a `.keras` segmentation model saved by this library, for inference.
+
+    Without its training configuration (`compile=False`): the commands that
+    load a model only run it, and a model trained with `jit_compile=True`
+    would otherwise, on PyTorch, go through `torch.compile`, which compiles
+    again for every new image size.
+    """
     import keras
 
     import keras_srcrm  # noqa: F401  (registers the library's layers)
 
-    return keras.saving.load_model(resolve_model_path(path))
+    return keras.saving.load_model(resolve_model_path(path), compile=False)
 
 
 def json_number(value):

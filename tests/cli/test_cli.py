@@ -167,3 +167,23 @@ def test_demo_refuses_to_replace_an_earlier_demo(tmp_path, capsys):
     assert main(["demo", "--output-dir", str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "metrics.json").read_text() == "{}"
+
+
+def test_commands_load_models_for_inference_only(tmp_path):
+    """A model saved with `jit_compile=True` is not recompiled on loading.
+
+    On torch, a compiled model would run through `torch.compile`, which
+    compiles again for each image size that `evaluate` or `predict` meets.
+    """
+    from keras_srcrm.cli import common
+
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1)])
+    model.compile(loss="mse", jit_compile=True)
+    model.save(tmp_path / "model.keras")
+    loaded = common.load_model(tmp_path / "model.keras")
+    assert not loaded.compiled
+    if keras.backend.backend() == "torch":
+        assert loaded.jit_compile is False
+    for size in (8, 12):
+        images = np.zeros((1, size, size + 2, 3), "float32")
+        assert loaded.predict_on_batch(images).shape == (1, size, size + 2, 2)
