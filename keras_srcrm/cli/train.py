@@ -82,7 +82,9 @@ def add_parser(subparsers):
     )
     fit.add_argument("--weight-decay", type=float, help="Weight decay.")
     fit.add_argument(
-        "--warmup-steps", type=int, help="Linear warmup steps (default: 5%% of all)."
+        "--warmup-steps",
+        type=int,
+        help="Linear warmup steps (default: 5%% of all, at most 1000).",
     )
     fit.add_argument(
         "--mixed-precision",
