@@ -43,6 +43,7 @@ def test_every_public_name_resolves():
             "CITYSCAPES_INFO": info,
             "SYNTHETIC_INFO": info,
             "DEFAULT_IGNORE_LABEL": int,
+            "IMAGE_SUFFIXES": tuple,
         },
     )
     assert set(keras_srcrm.data.__all__) <= set(dir(keras_srcrm.data))

@@ -326,7 +326,8 @@ def test_a_backup_of_another_model_or_options_is_refused(interrupted_run, tmp_pa
     # Without options to compare, the weights' shapes still tell.
     with pytest.raises(BackupError, match="another model") as info:
         _fit(_model(filters=6), training_callbacks(run_dir))
-    assert len(str(info.value)) < 400
+    # Short apart from the paths it names (which depend on where tests run).
+    assert len(str(info.value).replace(str(run_dir / "backup"), "DIR")) < 400
     # The backup is untouched: the right model still resumes from it.
     recorder = Recorder()
     _fit(_model(), training_callbacks(run_dir) + [recorder])
