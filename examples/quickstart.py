@@ -35,6 +35,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps-per-epoch", type=int, default=64)
     parser.add_argument("--val-samples", type=int, default=64)
+    parser.add_argument(
+        "--jit-compile",
+        choices=("auto", "off"),
+        default="auto",
+        help='"auto": XLA on TensorFlow and JAX; "off" starts a short run sooner',
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     output_dir = Path(args.output_dir)
@@ -61,7 +67,10 @@ def main():
         1e-3, decay_steps=steps, warmup_steps=steps // 20
     )
     training.compile_segmenter(
-        model, num_classes, optimizer=training.build_optimizer("adamw", schedule)
+        model,
+        num_classes,
+        optimizer=training.build_optimizer("adamw", schedule),
+        jit_compile=False if args.jit_compile == "off" else "auto",
     )
 
     # 3. Train with checkpoints and a backup that resumes an interrupted run.

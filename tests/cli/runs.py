@@ -1,10 +1,18 @@
 """Tiny runs and datasets for the command-line tests."""
 
+import keras
 import numpy as np
+
+# The train step is compiled by `tests/training/test_fit.py`; here the
+# cheapest way on each backend: TensorFlow traces a graph without XLA in half
+# the time of an XLA compilation, JAX compiles the step as a whole faster
+# than it runs it op by op, and torch runs eagerly either way.
+NO_JIT = ["--no-jit"] if keras.backend.backend() == "tensorflow" else []
 
 # A tiny SRM + CRM model and run: test-sized backbone, 48x48 scenes (the
 # stride-32 level is 2x2, so the attention has more than one position).
 TINY_TRAIN = [
+    *NO_JIT,
     "--model", "hub_resnet_mini",
     "--decoder-filters", "8",
     "--synthetic-size", "48",
@@ -19,6 +27,7 @@ TINY_TRAIN = [
 
 # The cheapest run that writes every file: one step, no validation.
 ONE_STEP = [
+    *NO_JIT,
     "--model", "hub_resnet_mini",
     "--decoder-filters", "8",
     "--synthetic-size", "48",
