@@ -41,9 +41,13 @@ class ConfusionMatrixMetric(SegmentationMetricBase):
         ignore_label: Label id of pixels that are not scored, or `None`.
             Defaults to 255.
         invalid_labels: `"raise"` (default) or `"ignore"`.
-        name: Name of the metric.
+        name: Name of the metric. Defaults to the class's `default_name`.
         dtype: Dtype of `result()`. Defaults to `"float32"`.
     """
+
+    # The name of a metric made without one, e.g. "mean_iou": each subclass
+    # sets it instead of repeating the constructor.
+    default_name = None
 
     def __init__(
         self,
@@ -57,7 +61,7 @@ class ConfusionMatrixMetric(SegmentationMetricBase):
             num_classes=num_classes,
             ignore_label=ignore_label,
             invalid_labels=invalid_labels,
-            name=name,
+            name=self.default_name if name is None else name,
             dtype=dtype,
         )
         shape = (self.num_classes, self.num_classes)
@@ -259,21 +263,7 @@ class MeanIoU(ConfusionMatrixMetric):
     ```
     """
 
-    def __init__(
-        self,
-        num_classes,
-        ignore_label=255,
-        invalid_labels="raise",
-        name="mean_iou",
-        dtype=None,
-    ):
-        super().__init__(
-            num_classes=num_classes,
-            ignore_label=ignore_label,
-            invalid_labels=invalid_labels,
-            name=name,
-            dtype=dtype,
-        )
+    default_name = "mean_iou"
 
     def result(self):
         self._check_invalid_labels()
@@ -320,21 +310,7 @@ class PixelAccuracy(ConfusionMatrixMetric):
     ```
     """
 
-    def __init__(
-        self,
-        num_classes,
-        ignore_label=255,
-        invalid_labels="raise",
-        name="pixel_accuracy",
-        dtype=None,
-    ):
-        super().__init__(
-            num_classes=num_classes,
-            ignore_label=ignore_label,
-            invalid_labels=invalid_labels,
-            name=name,
-            dtype=dtype,
-        )
+    default_name = "pixel_accuracy"
 
     def result(self):
         self._check_invalid_labels()
@@ -384,21 +360,7 @@ class MeanAccuracy(ConfusionMatrixMetric):
     ```
     """
 
-    def __init__(
-        self,
-        num_classes,
-        ignore_label=255,
-        invalid_labels="raise",
-        name="mean_accuracy",
-        dtype=None,
-    ):
-        super().__init__(
-            num_classes=num_classes,
-            ignore_label=ignore_label,
-            invalid_labels=invalid_labels,
-            name=name,
-            dtype=dtype,
-        )
+    default_name = "mean_accuracy"
 
     def result(self):
         self._check_invalid_labels()
@@ -449,13 +411,15 @@ class MeanFScore(ConfusionMatrixMetric):
     ```
     """
 
+    default_name = "mean_fscore"
+
     def __init__(
         self,
         num_classes,
         beta=1.0,
         ignore_label=255,
         invalid_labels="raise",
-        name="mean_fscore",
+        name=None,
         dtype=None,
     ):
         super().__init__(
@@ -522,12 +486,14 @@ class MeanDice(MeanFScore):
     ```
     """
 
+    default_name = "mean_dice"
+
     def __init__(
         self,
         num_classes,
         ignore_label=255,
         invalid_labels="raise",
-        name="mean_dice",
+        name=None,
         dtype=None,
     ):
         super().__init__(

@@ -31,7 +31,8 @@ def temporary_sibling(path):
     return path.with_name(f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}-{path.name}")
 
 
-def _fsync_file(path):
+def _fsync(path):
+    """Flushes a file's data, or a directory's entries, where supported."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -42,12 +43,7 @@ def _fsync_file(path):
 
 def fsync_directory(directory):
     """Flushes a directory's entries (renames) to disk, where supported."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    _fsync(directory)
 
 
 @contextlib.contextmanager
@@ -70,7 +66,7 @@ def atomic_path(path):
     temporary = temporary_sibling(path)
     try:
         yield temporary
-        _fsync_file(temporary)
+        _fsync(temporary)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
