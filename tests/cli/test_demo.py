@@ -150,3 +150,16 @@ def test_srm_offsets_hold_the_segmenter_weights():
 
     fpn = SRCRMSegmenter(backbone, 3, decoder_filters=8, use_srm=False)
     assert pictures.srm_offsets(fpn, images) is None
+
+
+def test_demo_draws_nothing_and_says_so_without_matplotlib(
+    tmp_path, monkeypatch, capsys
+):
+    import sys
+
+    from keras_srcrm.cli import demo
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    assert demo._draw_pictures(None, tmp_path, tmp_path / "train") == {}
+    assert "No pictures drawn" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
