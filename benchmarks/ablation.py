@@ -398,73 +398,6 @@ def evaluate(model, images, masks, args):
     return scores, np.asarray(predictions)
 
 
-def srm_offsets(model, images):
-    """The offsets of every SRM of a trained segmenter, on some images.
-
-    The decoder's top-down path is run step by step, with each SRM replaced
-    by a copy of itself (same weights) built with `return_offsets=True`;
-    the decoder's own output is recomputed that way and checked against
-    calling the decoder, so a change of the decoder cannot go unnoticed.
-
-    Args:
-        model: A `SRCRMSegmenter` built with `use_srm=True`.
-        images: float32 `(N, H, W, 3)` images in [0, 255].
-
-    Returns:
-        A list of NumPy arrays, the offsets of the SRMs from the coarsest
-        (stride 16) to the finest (stride 4) step, each `(N, h, w, 2)`
-        `(dx, dy)` in pixels of that step's output.
-    """
-    import keras
-    from keras import ops
-
-    from keras_srcrm.layers import SemanticRefinementModule
-    from keras_srcrm.ops import resize_bilinear
-
-    decoder = model.get_layer("decoder")
-    features_model = keras.Model(model.inputs, decoder.input)
-    stages = list(features_model(ops.convert_to_tensor(images), training=False))
-    if decoder.use_crm:
-        x = decoder.top(stages, training=False)
-    else:
-        x = decoder.top(stages[3], training=False)
-    levels, offsets = [x], []
-    for step, smooth, lateral in zip(
-        decoder.top_down, decoder.smoothing, (stages[2], stages[1], stages[0])
-    ):
-        if not isinstance(step, SemanticRefinementModule):
-            raise ValueError(f"{model.name} has no SRM (found {step.name})")
-        probe = SemanticRefinementModule.from_config(
-            {**step.get_config(), "return_offsets": True}
-        )
-        probe.build([tuple(x.shape), tuple(lateral.shape)])
-        probe.set_weights(step.get_weights())
-        x, step_offsets = probe([x, lateral], training=False)
-        offsets.append(np.asarray(ops.convert_to_numpy(step_offsets)))
-        levels.append(smooth(x, training=False))
-    size = tuple(levels[-1].shape[1:3])
-    fused = decoder.fusion(
-        ops.concatenate(
-            [levels[-1]]
-            + [
-                resize_bilinear(level, size, align_corners=decoder.align_corners)
-                for level in levels[-2::-1]
-            ],
-            axis=-1,
-        ),
-        training=False,
-    )
-    expected = decoder(stages, training=False)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(fused),
-        ops.convert_to_numpy(expected),
-        rtol=1e-4,
-        atol=1e-4,
-        err_msg="the decoder replay does not match the decoder",
-    )
-    return offsets
-
-
 def _nearest_resize(array, size):
     """Nearest-neighbour resize of `(h, w, ...)` to `size`, with NumPy."""
     height, width = size
@@ -799,6 +732,7 @@ def main(argv=None):
         return result
     import keras
 
+    from keras_srcrm.inference import srm_offsets
     from keras_srcrm.training import resolve_jit_compile
 
     start = time.perf_counter()

@@ -15,6 +15,7 @@ from keras_srcrm.inference import colorize
 from keras_srcrm.inference import default_palette
 from keras_srcrm.inference import offset_color_wheel
 from keras_srcrm.inference import offsets_to_rgb
+from keras_srcrm.inference import srm_offsets as inference_srm_offsets
 from keras_srcrm.utils.backend import import_optional
 
 
@@ -46,36 +47,17 @@ def save(figure, path, dpi=100):
 def srm_offsets(model, images):
     """The offset field of the last (stride 4) SRM of a segmenter.
 
-    Runs the segmenter's backbone and decoder up to its last SRM with copies
-    of the SRMs that also return their offsets (`return_offsets=True`),
-    holding the segmenter's trained weights.
-
     Args:
-        model: An `SRCRMSegmenter` (or a model loaded from one) whose layer
-            `"decoder"` is an `SRCRMDecoder`.
+        model: An `SRCRMSegmenter` (or a model loaded from one).
         images: `(N, H, W, 3)` images, as the model takes them.
 
     Returns:
         float32 `(N, H / 4, W / 4, 2 * offset_groups)` offsets `(dx, dy)`
         in pixels of that level, or None if the decoder has no SRMs.
     """
-    import keras
-
-    from keras_srcrm.layers import SemanticRefinementModule
-
-    decoder = model.get_layer("decoder")
-    if not decoder.use_srm:
+    if not getattr(model.get_layer("decoder"), "use_srm", False):
         return None
-    stages_model = keras.Model(model.inputs, list(decoder.input))
-    stages = stages_model.predict_on_batch(np.asarray(images, "float32"))
-    x = decoder.top(stages if decoder.use_crm else stages[3], training=False)
-    for srm, lateral in zip(decoder.top_down, (stages[2], stages[1], stages[0])):
-        config = {**srm.get_config(), "return_offsets": True}
-        twin = SemanticRefinementModule.from_config(config)
-        twin.build([tuple(x.shape), tuple(lateral.shape)])
-        twin.set_weights(srm.get_weights())
-        x, offsets = twin([x, lateral], training=False)
-    return keras.ops.convert_to_numpy(keras.ops.cast(offsets, "float32"))
+    return inference_srm_offsets(model, images)[-1]
 
 
 def _class_map_rgb(class_map, ignore_label):

@@ -13,6 +13,7 @@ NumPy and zlib only.
 
 from keras_srcrm.inference.multiscale import DEFAULT_SCALES
 from keras_srcrm.inference.multiscale import predict_multiscale
+from keras_srcrm.inference.offsets import srm_offsets
 from keras_srcrm.inference.segment import MODES
 from keras_srcrm.inference.segment import predict
 from keras_srcrm.inference.segment import segment
@@ -44,5 +45,6 @@ __all__ = [
     "predict_whole",
     "save_png",
     "segment",
+    "srm_offsets",
     "tile_starts",
 ]

@@ -253,7 +253,7 @@ def offsets_to_rgb(offsets, max_magnitude=None):
     down yellow-green, left cyan and up violet (image axes: y grows
     downwards), and the colour saturates with the offset's length, from white
     at zero to the full hue at `max_magnitude`. Use it to look at what an SRM
-    learned (`SemanticRefinementModule(return_offsets=True)`); see
+    learned (`srm_offsets`, or `SemanticRefinementModule(return_offsets=True)`); see
     `offset_color_wheel` for the legend.
 
     Args:

@@ -71,4 +71,4 @@ def test_quickstart_notebook():
     )
     assert keras.backend.backend() in outputs
     assert "val mIoU" in outputs
-    assert "srm_p2: mean |offset kernel|" in outputs
+    assert "stride 4: offsets of" in outputs
