@@ -98,7 +98,9 @@ def test_untrained_srm_decoder_equals_fpn_decoder(rng):
     np.testing.assert_allclose(
         to_numpy(call_jitted(with_srm, stages, training=False)),
         to_numpy(call_jitted(with_fpn, stages, training=False)),
-        rtol=0,
+        # The positive weights make activations of ~1e5: float32 rounding
+        # (relative 1e-7) differs with XLA's order of operations.
+        rtol=1e-6,
         atol=1e-5,
     )
 
