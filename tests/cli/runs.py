@@ -9,11 +9,10 @@ import numpy as np
 # than it runs it op by op, and torch runs eagerly either way.
 NO_JIT = ["--no-jit"] if keras.backend.backend() == "tensorflow" else []
 
-# A tiny SRM + CRM model and run: test-sized backbone, 48x48 scenes (the
-# stride-32 level is 2x2, so the attention has more than one position).
-TINY_TRAIN = [
-    *NO_JIT,
-    "--model", "hub_resnet_mini",
+# A tiny run: 48x48 scenes (the stride-32 level is 2x2, so the attention has
+# more than one position), a narrow decoder, four steps. `train` and `demo`
+# both take these options.
+TINY_RUN = [
     "--decoder-filters", "8",
     "--synthetic-size", "48",
     "--synthetic-samples", "8",
@@ -22,6 +21,13 @@ TINY_TRAIN = [
     "--batch-size", "2",
     "--epochs", "2",
     "--steps-per-epoch", "2",
+]  # fmt: skip
+
+# A tiny SRM + CRM model and run: test-sized backbone.
+TINY_TRAIN = [
+    *NO_JIT,
+    "--model", "hub_resnet_mini",
+    *TINY_RUN,
     "--verbose", "0",
 ]  # fmt: skip
 

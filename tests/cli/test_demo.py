@@ -9,21 +9,12 @@ import pytest
 from PIL import Image
 
 from keras_srcrm.cli import main
+from tests.cli.runs import TINY_RUN
 
 pytest.importorskip("matplotlib")
 
-# The demo at the size of `runs.TINY_TRAIN`: a few seconds of training.
-TINY_DEMO = [
-    "--decoder-filters", "8",
-    "--synthetic-size", "48",
-    "--synthetic-samples", "8",
-    "--val-samples", "2",
-    "--crop-size", "48",
-    "--batch-size", "2",
-    "--epochs", "2",
-    "--steps-per-epoch", "2",
-    "--scenes", "2",
-]  # fmt: skip
+# The demo at the size of the other command-line tests' tiny run.
+TINY_DEMO = [*TINY_RUN, "--scenes", "2"]
 
 
 def _png_size(path):
