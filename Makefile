@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BACKENDS ?= tensorflow jax torch
-EXTRAS := tensorflow,jax,torch,keras-cv,tfds,export,docs,dev
+EXTRAS := tensorflow,jax,torch,keras-cv,tfds,tensorboard,export,docs,dev
 # Two pytest workers (pytest-xdist): the suite is CPU-bound on one core per
 # test, and CI has two. Work stealing keeps both busy to the end.
 # PYTEST_WORKERS=0 runs in one process. PYTEST_ARGS go to every pytest run,

@@ -17,6 +17,8 @@ from keras_srcrm.utils.validation import check_positive_int
 DATASETS = ("synthetic", "cityscapes", "ade20k", "bdd100k", "folder")
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
+# Where `train --tensorboard` writes its logs.
+TENSORBOARD_DIR = "tensorboard"
 # Split sub-directories that `--dataset folder` recognises.
 FOLDER_SPLITS = ("train", "val", "test")
 # Where `train --overwrite` moves the files of the earlier run before
@@ -418,6 +420,7 @@ def _run_artefacts():
         callbacks.LAST_CHECKPOINT,
         callbacks.HISTORY_FILE,
         callbacks.BACKUP_DIR,
+        TENSORBOARD_DIR,
     )
 
 

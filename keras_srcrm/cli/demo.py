@@ -13,8 +13,18 @@ METRICS = "metrics.json"
 PANEL = "panel.png"
 CURVES = "curves.png"
 PER_CLASS_IOU = "per_class_iou.png"
+CONFUSION_MATRIX = "confusion_matrix.png"
 # What a demo writes in OUTPUT_DIR, and what --overwrite deletes.
-PARTS = ("train", METRICS, "saved_model", "predict", PANEL, CURVES, PER_CLASS_IOU)
+PARTS = (
+    "train",
+    METRICS,
+    "saved_model",
+    "predict",
+    PANEL,
+    CURVES,
+    PER_CLASS_IOU,
+    CONFUSION_MATRIX,
+)
 
 # A narrow ResNet with an SRM + CRM decoder, trained from random weights on
 # 64 px crops of the 96 px synthetic scenes: two to three minutes in all on
@@ -43,7 +53,8 @@ def add_parser(subparsers):
             "Serving) and `predict` (one test scene -> PNGs with an overlay), "
             "then draws val scenes with their ground truth, prediction and "
             "SRM offset field (panel.png), the training curves (curves.png) "
-            "and the per-class IoU (per_class_iou.png), writing everything "
+            "the per-class IoU (per_class_iou.png) and the confusion matrix "
+            "(confusion_matrix.png), writing everything "
             "under OUTPUT_DIR. Nothing is downloaded. The pictures need "
             "matplotlib; without it the demo draws none."
         ),
@@ -275,6 +286,10 @@ def _draw_pictures(args, output_dir, train_dir):
         "per_class_iou": (
             PER_CLASS_IOU,
             pictures.per_class_iou_chart(class_names, scores["per_class_iou"]),
+        ),
+        "confusion_matrix": (
+            CONFUSION_MATRIX,
+            pictures.confusion_matrix_chart(class_names, scores["confusion_matrix"]),
         ),
     }
     return {

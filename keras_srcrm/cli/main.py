@@ -5,6 +5,7 @@ import sys
 
 from keras_srcrm.cli import benchmark
 from keras_srcrm.cli import common
+from keras_srcrm.cli import config
 from keras_srcrm.cli import demo
 from keras_srcrm.cli import evaluate
 from keras_srcrm.cli import export
@@ -40,8 +41,26 @@ def build_parser():
 
 def parse_args(parser, argv=None):
     """Parses `argv`, accepting a command's options before or after its
-    positional arguments (`predict MODEL --output-dir o a.png`)."""
+    positional arguments (`predict MODEL --output-dir o a.png`).
+
+    A command's `--config FILE` sets its defaults: the file's options apply,
+    and the flags of `argv` override them.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(parser, argv)
+    if getattr(args, "config", None):
+        command_parser = parser.command_parsers[args.command]
+        try:
+            values = config.read_config_file(args.config)
+            defaults = config.config_defaults(command_parser, values, args.config)
+        except ValueError as error:
+            command_parser.error(str(error))
+        command_parser.set_defaults(**defaults)
+        args = _parse(parser, argv)
+    return args
+
+
+def _parse(parser, argv):
     args, extras = parser.parse_known_args(argv)
     if extras:
         # argparse fills `nargs="*"` positionals only up to the first option;

@@ -1,4 +1,4 @@
-"""The pictures of `keras-srcrm demo`, drawn with matplotlib.
+"""The pictures of `keras-srcrm demo` and `evaluate`, drawn with matplotlib.
 
 Each drawing function returns a `matplotlib.figure.Figure` built without
 pyplot (no window, no global state); `save` writes it as a PNG. matplotlib
@@ -20,7 +20,7 @@ from keras_srcrm.utils.backend import import_optional
 
 
 def _figure(width, height):
-    import_optional("matplotlib", "the pictures of keras-srcrm demo")
+    import_optional("matplotlib", "the pictures of keras-srcrm")
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -40,7 +40,7 @@ def save(figure, path, dpi=100):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # No "Software" entry: the same figure gives the same file.
-    figure.savefig(path, dpi=dpi, metadata={"Software": None})
+    figure.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
     return path
 
 
@@ -174,20 +174,25 @@ def training_curves(history, title=None):
     epochs = [row.get("epoch", index) + 1 for index, row in enumerate(history)]
 
     def column(key):
-        values = [row.get(key) for row in history]
-        if any(value is None for value in values):
+        """The epochs that logged `key` (validation may skip some) and its values."""
+        logged = [
+            (epoch, row[key])
+            for epoch, row in zip(epochs, history)
+            if isinstance(row.get(key), float)
+        ]
+        if not logged:
             return None
-        return np.asarray(values, "float64")
+        return [epoch for epoch, _ in logged], np.asarray(
+            [value for _, value in logged], "float64"
+        )
 
     for prefix, label, style in (("", "train", "-o"), ("val_", "val", "-s")):
         loss = column(f"{prefix}loss")
         if loss is not None:
-            loss_axes.plot(epochs, loss, style, label=label, markersize=4)
-        iou = column(f"{prefix}mean_iou")
-        if iou is None:
-            iou = column(f"{prefix}segmentation_mean_iou")
+            loss_axes.plot(*loss, style, label=label, markersize=4)
+        iou = column(f"{prefix}mean_iou") or column(f"{prefix}segmentation_mean_iou")
         if iou is not None:
-            iou_axes.plot(epochs, 100 * iou, style, label=label, markersize=4)
+            iou_axes.plot(iou[0], 100 * iou[1], style, label=label, markersize=4)
     loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
     iou_axes.set(xlabel="epoch", ylabel="mIoU (%)", title="mean IoU")
     for axes in (loss_axes, iou_axes):
@@ -235,4 +240,50 @@ def per_class_iou_chart(class_names, per_class_iou, title=None):
     axes.set_xlabel("IoU (%)")
     axes.set_title(title or f"per-class IoU (mean {mean:.1f} %)")
     axes.grid(axis="x", alpha=0.3)
+    return figure
+
+
+def confusion_matrix_chart(class_names, counts, title=None):
+    """The confusion matrix, each row (a true class) normalised to 100 %.
+
+    Args:
+        class_names: The class names.
+        counts: `(num_classes, num_classes)` pixel counts, rows the true
+            classes and columns the predicted ones (`MeanIoU.confusion_matrix`).
+        title: Optional title.
+
+    Returns:
+        A `matplotlib.figure.Figure`.
+    """
+    counts = np.asarray(counts, "float64")
+    totals = counts.sum(axis=1, keepdims=True)
+    percent = np.divide(
+        100 * counts, totals, out=np.zeros_like(counts), where=totals > 0
+    )
+    size = len(class_names)
+    side = max(4.0, 0.45 * size + 2.0)
+    figure = _figure(side + 1.0, side)
+    axes = figure.add_subplot()
+    image = axes.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    if size <= 25:
+        for row in range(size):
+            for column in range(size):
+                if percent[row, column] >= 0.5:
+                    white = percent[row, column] > 60
+                    axes.text(
+                        column,
+                        row,
+                        f"{percent[row, column]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if white else "black",
+                    )
+    positions = np.arange(size)
+    axes.set_xticks(positions, class_names, rotation=60, ha="right")
+    axes.set_yticks(positions, class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title or "confusion matrix (% of each true class)")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="% of the true class")
     return figure

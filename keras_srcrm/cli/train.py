@@ -5,6 +5,8 @@ import time
 from pathlib import Path
 
 from keras_srcrm.cli import common
+from keras_srcrm.cli.losses import build_loss
+from keras_srcrm.cli.losses import parse_loss_spec
 from keras_srcrm.utils import atomic
 from keras_srcrm.utils.validation import check_int
 from keras_srcrm.utils.validation import check_number
@@ -23,8 +25,16 @@ def add_parser(subparsers):
             "linear warmup, SGD or AdamW, mIoU on the validation split after "
             "each epoch, checkpoints (best.keras, last.keras) and a backup "
             "that resumes an interrupted run when the same command is run "
-            "again. Writes OUTPUT_DIR/model.keras (the trained network, "
-            "without auxiliary heads) and OUTPUT_DIR/run.json."
+            "again. Writes OUTPUT_DIR/run.json (the resolved configuration, "
+            "at the start) and OUTPUT_DIR/model.keras (the trained network, "
+            "without auxiliary heads). Options can come from a --config file."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        help=(
+            "YAML or JSON file of options (e.g. learning_rate: 0.01), or the "
+            "run.json of an earlier run; flags on the command line override it."
         ),
     )
     model = parser.add_argument_group("model")
@@ -55,6 +65,15 @@ def add_parser(subparsers):
     )
     model.add_argument("--no-crm", action="store_true", help="Ablation: no CRM.")
     model.add_argument(
+        "--init-from",
+        help=(
+            "Start from the weights of a trained model: a .keras file, a "
+            "training output directory or a preset directory (save_to_preset). "
+            "Layers whose shapes differ (e.g. the classifier of another "
+            "number of classes) keep their fresh initialisation."
+        ),
+    )
+    model.add_argument(
         "--aux-weight",
         type=float,
         default=0.0,
@@ -73,6 +92,23 @@ def add_parser(subparsers):
         nargs="+",
         default=[64],
         help="Training crop: SIDE or HEIGHT WIDTH (default: 64).",
+    )
+    fit.add_argument(
+        "--scale-range",
+        type=float,
+        nargs=2,
+        default=[0.5, 2.0],
+        metavar=("MIN", "MAX"),
+        help="Random scale of the training images before the crop (default: 0.5 2).",
+    )
+    fit.add_argument(
+        "--loss",
+        default="ce",
+        help=(
+            "ce, ohem (cross-entropy on pixels with p < 0.7, at least 100k per "
+            "batch), dice, lovasz, focal, or a weighted sum such as "
+            "'ce+0.5*dice' (default: ce)."
+        ),
     )
     fit.add_argument(
         "--optimizer", choices=("sgd", "adamw"), default="adamw", help="Default: adamw."
@@ -96,6 +132,14 @@ def add_parser(subparsers):
         "--no-jit",
         action="store_true",
         help="Do not compile the train step with XLA (jit is on for tensorflow/jax).",
+    )
+    fit.add_argument(
+        "--val-every",
+        type=int,
+        help=(
+            "Validate every N training steps, a multiple of --steps-per-epoch "
+            "(default: after every epoch)."
+        ),
     )
     fit.add_argument(
         "--val-split",
@@ -131,6 +175,11 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="Also write TensorBoard logs to OUTPUT_DIR/tensorboard.",
+    )
+    parser.add_argument(
         "--verbose", type=int, default=1, choices=(0, 1, 2), help="fit's verbosity."
     )
     parser.set_defaults(run=run)
@@ -157,6 +206,30 @@ def _check_arguments(args):
     if args.decoder_filters is not None:
         check_positive_int("--decoder-filters", args.decoder_filters)
     check_number("--aux-weight", args.aux_weight, minimum=0.0)
+    low, high = args.scale_range
+    if not 0 < low <= high:
+        raise ValueError(
+            f"--scale-range takes MIN MAX with 0 < MIN <= MAX. Received: {low} {high}"
+        )
+    if args.val_every is not None:
+        check_positive_int("--val-every", args.val_every)
+        if args.val_every % args.steps_per_epoch:
+            epochs = max(1, round(args.val_every / args.steps_per_epoch))
+            raise ValueError(
+                f"--val-every {args.val_every} must be a multiple of "
+                f"--steps-per-epoch {args.steps_per_epoch}: a run validates at "
+                "the end of an epoch (e.g. --val-every "
+                f"{epochs * args.steps_per_epoch})."
+            )
+    parse_loss_spec(args.loss)
+    if args.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ValueError(
+                "--tensorboard needs the tensorboard package: pip install "
+                "'keras-srcrm[tensorboard]' (or tensorboard)."
+            )
     if args.weight_decay is not None:
         check_number("--weight-decay", args.weight_decay, minimum=0.0)
     if args.val_split != "none" and args.val_split == args.split:
@@ -266,9 +339,7 @@ def build_model(args, num_classes):
     from keras_srcrm.models import BACKBONE_CONFIGS
     from keras_srcrm.models import SRCRMSegmenter
 
-    weights = args.backbone_weights
-    if weights == "auto":
-        weights = "none" if args.dataset == "synthetic" else "imagenet"
+    weights = backbone_weights(args)
     if weights == "imagenet" and args.model in BACKBONE_CONFIGS:
         raise ValueError(
             f"--model {args.model} is a backbone configuration without "
@@ -285,7 +356,7 @@ def build_model(args, num_classes):
     if args.no_crm:
         overrides["use_crm"] = False
     try:
-        return SRCRMSegmenter.from_preset(
+        model = SRCRMSegmenter.from_preset(
             args.model,
             num_classes,
             load_weights=weights == "imagenet",
@@ -302,6 +373,50 @@ def build_model(args, num_classes):
             "to train from random weights, or give --model a local preset "
             "directory."
         ) from None
+    if args.init_from:
+        _initialize_from(model, args.init_from, args.model, verbose=args.verbose)
+    return model
+
+
+def backbone_weights(args):
+    """`--backbone-weights` resolved: `"imagenet"` or `"none"`."""
+    if args.backbone_weights != "auto":
+        return args.backbone_weights
+    if args.init_from or args.dataset == "synthetic":
+        return "none"
+    return "imagenet"
+
+
+def _initialize_from(model, path, model_name, *, verbose):
+    """Copies the weights of the model at `path` into `model`'s same parts."""
+    from keras_srcrm.models import SRCRMSegmenter
+    from keras_srcrm.models.preset_io import is_segmenter_preset
+    from keras_srcrm.models.preset_io import transfer_weights
+
+    if is_segmenter_preset(path):
+        source = SRCRMSegmenter.from_preset(path)
+    else:
+        try:
+            source = common.load_model(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"--init-from '{path}' is not a .keras file, a training output "
+                "directory or a preset directory."
+            ) from None
+    fresh = transfer_weights(source, model)
+    with_weights = [layer.name for layer in model.layers if layer.weights]
+    if len(fresh) == len(with_weights):
+        raise ValueError(
+            f"--init-from '{path}' shares no part of the same shapes with the "
+            f"model of --model {model_name}: pass a model trained with the "
+            "same --model and --decoder-filters."
+        )
+    if verbose:
+        kept = f"; trained from scratch: {', '.join(fresh)}" if fresh else ""
+        print(
+            f"Initialised {len(with_weights) - len(fresh)} of {len(with_weights)} "
+            f"parts from {path}{kept}."
+        )
 
 
 def _start(args, output_dir, model_options):
@@ -369,6 +484,7 @@ def run(args):
         train_data.repeat(),
         batch_size=args.batch_size,
         crop_size=crop_size,
+        scale_range=tuple(args.scale_range),
         seed=args.seed,
     )
     validation = _validation_data(args, train_folder)
@@ -382,25 +498,40 @@ def run(args):
         keep_backup=True,
         backup_options=model_options,
     )
+    if args.tensorboard:
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                str(output_dir / common.TENSORBOARD_DIR), write_graph=False
+            )
+        )
+    config = resolved_config(args)
+    info = {
+        "status": "running",
+        "backend": keras.backend.backend(),
+        "model": args.model,
+        "dataset": args.dataset,
+        "num_classes": num_classes,
+        "class_names": list(class_names),
+        "config": config,
+        "versions": _versions(),
+    }
+    common.write_run_info(output_dir, info)
     model = build_model(args, num_classes)
     total_steps = args.epochs * args.steps_per_epoch
-    warmup = args.warmup_steps
-    if warmup is None:
-        warmup = min(total_steps // 20, 1000)
-    peak = args.learning_rate
-    if peak is None:
-        peak = 0.01 if args.optimizer == "sgd" else 1e-3
     schedule = training.PolynomialDecayWithWarmup(
-        peak, decay_steps=total_steps, warmup_steps=warmup
+        config["learning_rate"],
+        decay_steps=total_steps,
+        warmup_steps=config["warmup_steps"],
     )
-    optimizer_options = {}
-    if args.weight_decay is not None:
-        optimizer_options["weight_decay"] = args.weight_decay
-    optimizer = training.build_optimizer(args.optimizer, schedule, **optimizer_options)
+    optimizer = training.build_optimizer(
+        args.optimizer, schedule, weight_decay=config["weight_decay"]
+    )
+    from_logits = getattr(model, "output_activation", None) != "softmax"
     training.compile_segmenter(
         model,
         num_classes,
         optimizer=optimizer,
+        loss=build_loss(args.loss, from_logits=from_logits),
         aux_loss_weight=args.aux_weight,
         jit_compile=False if args.no_jit else "auto",
     )
@@ -426,6 +557,8 @@ def run(args):
             epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch,
             validation_data=validation,
+            validation_freq=(args.val_every or args.steps_per_epoch)
+            // args.steps_per_epoch,
             callbacks=callbacks,
             shuffle=False,  # the pipeline shuffles
             verbose=args.verbose,
@@ -435,18 +568,17 @@ def run(args):
     seconds = time.time() - start
 
     rows = training.read_history(output_dir / training.callbacks.HISTORY_FILE)
+    # The latest value of each log: with --val-every, the last epoch may
+    # not have been validated.
     metrics = {
         key: common.json_number(value)
-        for key, value in (rows[-1] if rows else {}).items()
+        for row in rows
+        for key, value in row.items()
         if key != "epoch" and isinstance(value, float)
     }
     info = {
+        **info,
         "status": "finished",
-        "backend": keras.backend.backend(),
-        "model": args.model,
-        "dataset": args.dataset,
-        "num_classes": num_classes,
-        "class_names": list(class_names),
         "crop_size": list(crop_size),
         "epochs": args.epochs,
         "steps_per_epoch": args.steps_per_epoch,
@@ -504,6 +636,52 @@ def _diverged(output_dir, info, stop, args):
         f"{stop.epoch + 1} (batch {stop.batch + 1}); {kept}. See "
         f"{output_dir / common.RUN_FILE}."
     )
+
+
+def resolved_config(args):
+    """Every option of the run, with the defaults that depend on others
+    (learning rate, weight decay, warmup, backbone weights) filled in.
+
+    `--config` reads it back from `run.json`, so a run can be repeated.
+    """
+    from keras_srcrm.training.optimizers import ADAMW_DEFAULT_WEIGHT_DECAY
+
+    skip = {"config", "run", "command", "split_given", "overwrite"}
+    config = {
+        key: value
+        for key, value in sorted(vars(args).items())
+        if key not in skip and not callable(value)
+    }
+    total_steps = args.epochs * args.steps_per_epoch
+    if config["learning_rate"] is None:
+        config["learning_rate"] = 0.01 if args.optimizer == "sgd" else 1e-3
+    if config["warmup_steps"] is None:
+        config["warmup_steps"] = min(total_steps // 20, 1000)
+    if config["weight_decay"] is None:
+        # build_optimizer's defaults.
+        config["weight_decay"] = (
+            ADAMW_DEFAULT_WEIGHT_DECAY if args.optimizer == "adamw" else 0.0
+        )
+    config["backbone_weights"] = backbone_weights(args)
+    return config
+
+
+def _versions():
+    import platform
+
+    import keras
+
+    from keras_srcrm.version import __version__
+
+    versions = {
+        "keras_srcrm": __version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    versions[backend] = __import__(module).__version__
+    return versions
 
 
 def _monitor(auxiliary_heads, validated):

@@ -192,19 +192,36 @@ def load_preset_metadata(preset_dir):
         return json.load(file)
 
 
-def _transfer_weights(source, target):
-    """Copies the weights of same-named layers whose shapes match.
+def transfer_weights(source, target):
+    """Copies the weights of the same parts of two models where shapes match.
+
+    Parts are matched by layer name, then, for layers whose name the other
+    model lacks (a backbone that Keras named `res_net_backbone_1` because
+    another was built first), by class, in order.
+
+    Args:
+        source: The trained model.
+        target: The model to initialise.
 
     Returns:
         The names of the target's layers with weights that kept their
         initialisation (e.g. a classifier for another number of classes).
     """
-    trained = {layer.name: layer for layer in source.layers}
+    with_weights = [layer for layer in source.layers if layer.weights]
+    by_name = {layer.name: layer for layer in with_weights}
+    target_names = {layer.name for layer in target.layers}
+    unnamed = [layer for layer in with_weights if layer.name not in target_names]
     fresh = []
     for layer in target.layers:
         if not layer.weights:
             continue
-        match = trained.get(layer.name)
+        match = by_name.get(layer.name)
+        if match is None:
+            match = next(
+                (s for s in unnamed if type(s).__name__ == type(layer).__name__), None
+            )
+            if match is not None:
+                unnamed.remove(match)
         if match is not None and [w.shape for w in match.weights] == [
             w.shape for w in layer.weights
         ]:
@@ -243,5 +260,5 @@ def load_preset(cls, preset_dir, num_classes, load_weights, overrides):
     model = cls.from_config({**saved.get_config(), **overrides})
     if load_weights:
         saved.load_weights(os.path.join(preset_dir, WEIGHTS_FILE))
-        _transfer_weights(saved, model)
+        transfer_weights(saved, model)
     return model

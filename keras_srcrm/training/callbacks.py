@@ -340,6 +340,9 @@ class _AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             return
         if self.save_best_only:
             current = logs.get(self.monitor)
+            if current is None and self.monitor.startswith("val_"):
+                if not any(key.startswith("val_") for key in logs):
+                    return  # no validation at this epoch (`validation_freq`)
             if current is None:
                 warnings.warn(
                     f"Can save best model only with {self.monitor} available; "

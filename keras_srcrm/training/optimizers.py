@@ -12,7 +12,7 @@ OPTIMIZER_NAMES = ("sgd", "adamw", "adam")
 # decay: biases and the scales and offsets of normalisation layers
 # (BatchNormalization, LayerNormalization, GroupNormalization).
 NO_WEIGHT_DECAY_NAMES = ("bias", "gamma", "beta")
-_ADAMW_DEFAULT_WEIGHT_DECAY = 0.01
+ADAMW_DEFAULT_WEIGHT_DECAY = 0.01
 
 
 def _exact_name_pattern(name):
@@ -115,7 +115,7 @@ def build_optimizer(
             f"strings. Received: no_weight_decay_names={no_weight_decay_names!r}"
         )
     if name == "adamw" and weight_decay is None:
-        weight_decay = _ADAMW_DEFAULT_WEIGHT_DECAY
+        weight_decay = ADAMW_DEFAULT_WEIGHT_DECAY
     if weight_decay == 0 and name != "adamw":  # Keras's AdamW needs a number.
         weight_decay = None
 

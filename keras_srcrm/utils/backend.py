@@ -17,6 +17,7 @@ _EXTRA_OF_PACKAGE = {
     "onnx": "export",
     "onnxruntime": "export",
     "tf2onnx": "export",
+    "tensorboard": "tensorboard",
 }
 
 

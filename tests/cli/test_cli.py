@@ -10,6 +10,7 @@ import pytest
 
 from keras_srcrm.cli import build_parser
 from keras_srcrm.cli import main
+from tests.cli.runs import ONE_STEP
 from tests.cli.runs import TINY_TRAIN
 
 COMMANDS = ("train", "evaluate", "predict", "export", "benchmark", "demo")
@@ -46,6 +47,120 @@ def test_train_writes_model_checkpoints_and_run_info(trained):
     assert model.output_shape[-1] == 7
 
 
+def test_run_json_holds_the_resolved_configuration(trained):
+    """The file's options, the flags, and the defaults that depend on them."""
+    config = json.loads((trained / "run.json").read_text())["config"]
+    assert config["loss"] == "ce+0.5*dice"  # from the file
+    assert config["scale_range"] == [0.75, 1.5]
+    assert config["learning_rate"] == 0.002
+    assert config["decoder_filters"] == 8  # from a flag
+    assert config["weight_decay"] == 0.01  # AdamW's default, resolved
+    assert config["warmup_steps"] == 0  # 5 % of 4 steps
+    assert config["backbone_weights"] == "none"
+    assert config["seed"] == 0 and config["mixed_precision"] == "none"
+    versions = json.loads((trained / "run.json").read_text())["versions"]
+    assert versions["keras"] == keras.__version__
+    assert keras.backend.backend() in versions
+
+
+def test_val_every_validates_only_at_its_steps(trained, trained_warnings):
+    from keras_srcrm.training import read_history
+
+    rows = read_history(trained / "history.csv")
+    assert [row["epoch"] for row in rows] == [0, 1]
+    assert "val_mean_iou" not in rows[0]  # step 2: not validated
+    assert 0.0 <= rows[1]["val_mean_iou"] <= 1.0  # step 4
+    assert (trained / "best.keras").is_file()
+    # An epoch without validation is not a missing metric.
+    assert not [w for w in trained_warnings if "Can save best model" in w]
+
+
+def test_tensorboard_logs_beside_the_history(trained):
+    events = list((trained / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and all(path.stat().st_size > 0 for path in events)
+
+
+def test_config_flags_override_the_file(tmp_path):
+    from keras_srcrm.cli.main import parse_args
+
+    config = tmp_path / "run.yaml"
+    config.write_text("epochs: 7\nbatch_size: 3\nno_crm: true\n")
+    args = parse_args(
+        build_parser(), ["train", "--config", str(config), "--epochs", "2"]
+    )
+    assert (args.epochs, args.batch_size, args.no_crm) == (2, 3, True)
+
+
+def test_a_run_json_is_a_config_that_repeats_the_run(trained):
+    from keras_srcrm.cli.main import parse_args
+
+    args = parse_args(build_parser(), ["train", "--config", str(trained / "run.json")])
+    assert args.loss == "ce+0.5*dice"
+    assert args.scale_range == [0.75, 1.5]
+    assert (args.epochs, args.decoder_filters) == (2, 8)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("learning_rat: 0.1\n", "unknown option 'learning_rat'"),
+        ("optimizer: adam\n", "--optimizer in --config must be one of sgd, adamw"),
+        ("epochs: two\n", "--epochs in --config takes int values"),
+        ("epochs: 2.5\n", "--epochs in --config takes an int"),
+        ("no_srm: 1\n", "--no-srm in --config takes true or false"),
+        ("scale_range: 1\n", "--scale-range in --config takes 2 values"),
+        ("- epochs\n", "must hold a mapping"),
+        ("epochs: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_files_are_one_clear_line(tmp_path, capsys, text, message):
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(config)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_json_config(tmp_path):
+    from keras_srcrm.cli.main import parse_args
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"--crop-size": [32, 48], "optimizer": "sgd"}))
+    args = parse_args(build_parser(), ["train", "--config", str(config)])
+    assert (args.crop_size, args.optimizer) == ([32, 48], "sgd")
+
+
+def test_init_from_a_trained_run_keeps_the_parts_that_fit(trained, tmp_path, capsys):
+    """A wider decoder starts from scratch; the backbone starts trained."""
+    output_dir = tmp_path / "finetune"
+    argv = ["train", *ONE_STEP, "--decoder-filters", "16", "--verbose", "1"]
+    argv += ["--init-from", str(trained), "--optimizer", "sgd"]
+    argv += ["--learning-rate", "1e-9", "--output-dir", str(output_dir)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "parts from" in out and "trained from scratch: decoder" in out
+    before = keras.saving.load_model(trained / "model.keras")
+    after = keras.saving.load_model(output_dir / "model.keras")
+    before, after = (
+        next(layer for layer in model.layers if "backbone" in layer.name)
+        for model in (before, after)
+    )
+    assert before.trainable_weights
+    for old, new in zip(before.trainable_weights, after.trainable_weights):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(new), keras.ops.convert_to_numpy(old), atol=1e-6
+        )
+
+
+def test_init_from_a_model_without_a_matching_part_is_refused(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(7, 1)])
+    model.save(tmp_path / "other.keras")
+    argv = ["train", *ONE_STEP, "--init-from", str(tmp_path / "other.keras")]
+    assert main([*argv, "--output-dir", str(tmp_path / "run")]) == 2
+    assert "shares no part of the same shapes" in capsys.readouterr().err
+
+
 def test_train_refuses_to_replace_a_finished_run(trained, capsys):
     status = main(["train", *TINY_TRAIN, "--output-dir", str(trained)])
     assert status == 2
@@ -64,6 +179,34 @@ def test_evaluate_scores_and_writes_json(trained, tmp_path, capsys):
     # The scores file is the user's: kept unless --overwrite.
     assert main([*argv, "--output", str(output)]) == 2
     assert main([*argv, "--output", str(output), "--overwrite"]) == 0
+
+
+def test_evaluate_writes_the_confusion_matrix_and_pictures(trained, tmp_path, capsys):
+    from keras_srcrm.metrics import MeanAccuracy
+    from keras_srcrm.metrics import MeanDice
+
+    pytest.importorskip("matplotlib")
+    report, shown = tmp_path / "report", tmp_path / "shown"
+    argv = ["evaluate", str(trained), "--synthetic-size", "48", "--max-images", "2"]
+    argv += ["--output-dir", str(report), "--show-dir", str(shown)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "mAcc" in out and "mDice" in out
+    scores = json.loads((report / "scores.json").read_text())
+    counts = np.load(report / "confusion_matrix.npy")
+    assert counts.shape == (7, 7) and 0 < counts.sum() <= 2 * 48 * 48
+    assert counts.tolist() == scores["confusion_matrix"]
+    # mAcc and mDice are the metrics' own, from the same counts.
+    for metric, key in ((MeanAccuracy(7), "mean_accuracy"), (MeanDice(7), "mean_dice")):
+        metric.add_confusion_matrix(counts.astype("int32"))
+        assert scores[key] == pytest.approx(float(metric.result()), abs=1e-6)
+    for name in ("confusion_matrix.png", "per_class_iou.png"):
+        assert (report / name).read_bytes().startswith(b"\x89PNG")
+    assert sorted(path.name for path in shown.iterdir()) == ["00000.png", "00001.png"]
+    # What evaluate wrote is the user's: kept unless --overwrite.
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
 
 
 @pytest.mark.parametrize(

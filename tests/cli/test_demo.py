@@ -47,6 +47,10 @@ def test_demo_writes_scores_model_overlay_and_pictures(demo):
     width, height = _png_size(output_dir / "curves.png")
     assert width >= 600 and height >= 200
     _png_size(output_dir / "per_class_iou.png")
+    width, height = _png_size(output_dir / "confusion_matrix.png")
+    assert width >= 400 and height >= 400
+    counts = np.asarray(scores["confusion_matrix"])
+    assert counts.shape == (7, 7) and counts.sum() > 0
 
 
 def test_demo_last_line_names_the_pictures(demo):
