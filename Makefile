@@ -17,7 +17,7 @@ DEMO_DIR ?= runs/demo
 
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint docs pytest-all clean
+.PHONY: install demo test test-all lint docs figures pytest-all clean
 
 install: $(INSTALLED)
 
@@ -43,7 +43,14 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## Every figure of the docs, redrawn by docs/figures.py; the demo's pictures
+## take a demo run (about two minutes).
+figures: $(INSTALLED)
+	KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python docs/figures.py --demo
+
+## The docs site; the figures that need no training are redrawn first.
 docs: $(INSTALLED)
+	KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python docs/figures.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 # Each backend runs in its own process; every backend runs even when an
