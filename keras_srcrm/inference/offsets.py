@@ -44,12 +44,24 @@ def srm_offsets(model, images):
     picture = offsets_to_rgb(fields[-1][0])  # zero: an untrained SRM
     ```
     """
+    _, _, offsets = replay_top_down(model, images)
+    return [ops.convert_to_numpy(ops.cast(field, "float32")) for field in offsets]
+
+
+def replay_top_down(model, images):
+    """Runs the decoder's top-down path step by step, with the offsets.
+
+    Returns:
+        `(stages, outputs, offsets)`: the backbone stages `[C2..C5]`, the
+        output of the top and of each SRM step (coarsest first), and the
+        offsets of each SRM (backend tensors).
+    """
     decoder = _srm_decoder(model)
     stages_model = keras.Model(model.inputs, list(decoder.input))
     stages = stages_model(ops.convert_to_tensor(np.asarray(images)), training=False)
     stages = list(stages)
     x = decoder.top(stages if decoder.use_crm else stages[3], training=False)
-    offsets = []
+    outputs, offsets = [x], []
     for step, lateral in zip(decoder.top_down, (stages[2], stages[1], stages[0])):
         probe = SemanticRefinementModule.from_config(
             {**step.get_config(), "return_offsets": True}
@@ -57,8 +69,9 @@ def srm_offsets(model, images):
         probe.build([tuple(x.shape), tuple(lateral.shape)])
         probe.set_weights(step.get_weights())
         x, step_offsets = probe([x, lateral], training=False)
-        offsets.append(ops.convert_to_numpy(ops.cast(step_offsets, "float32")))
-    return offsets
+        outputs.append(x)
+        offsets.append(step_offsets)
+    return stages, outputs, offsets
 
 
 def _srm_decoder(model):

@@ -1,5 +1,6 @@
 """`srm_offsets`: what the SRMs of a segmenter predict."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -46,3 +47,39 @@ def test_a_model_without_srms_is_refused(backbone):
     fpn = SRCRMSegmenter(backbone, 3, decoder_filters=8, use_srm=False)
     with pytest.raises(ValueError, match="SRCRMDecoder with SRMs"):
         srm_offsets(fpn, np.zeros((1, 32, 32, 3), "float32"))
+
+
+def test_the_replay_is_the_decoder_itself(backbone):
+    """Smoothing and fusing the replayed steps gives the decoder's output, so
+    the offsets shown are those the model used."""
+    from keras_srcrm.inference.offsets import replay_top_down
+    from keras_srcrm.ops.resize import resize_bilinear
+
+    model = SRCRMSegmenter(backbone, 3, decoder_filters=8)
+    decoder = model.get_layer("decoder")
+    rng = np.random.default_rng(1)
+    for step in decoder.top_down:  # non-zero offsets
+        bias = step.offset_predictor.bias
+        bias.assign(rng.normal(0, 1.0, bias.shape).astype("float32"))
+    images = rng.uniform(0, 255, (1, 40, 56, 3)).astype("float32")
+    stages, outputs, _ = replay_top_down(model, images)
+    levels = [outputs[0]] + [
+        smooth(x, training=False) for smooth, x in zip(decoder.smoothing, outputs[1:])
+    ]
+    size = tuple(levels[-1].shape[1:3])
+    fused = keras.ops.concatenate(
+        [levels[-1]]
+        + [
+            resize_bilinear(level, size, align_corners=decoder.align_corners)
+            for level in levels[-2::-1]
+        ],
+        axis=-1,
+    )
+    replayed = decoder.fusion(fused, training=False)
+    expected = decoder(stages, training=False)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(replayed),
+        keras.ops.convert_to_numpy(expected),
+        rtol=1e-5,
+        atol=1e-5,
+    )
