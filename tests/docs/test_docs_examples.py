@@ -60,6 +60,15 @@ def earlier_copies():
 )
 def test_page_code_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    if keras.backend.backend() == "tensorflow":
+        # `compile()`'s "auto" XLA is compiled by tests/training/test_fit.py;
+        # here TensorFlow traces the same steps without XLA, in about half
+        # the time. JAX keeps its jit, and torch is eager either way.
+        from keras_srcrm.training import fit
+
+        monkeypatch.setattr(
+            fit, "resolve_jit_compile", lambda jit_compile="auto": jit_compile is True
+        )
     namespace = {"__name__": f"docs_{page.stem}"}
     ran = 0
     copies = earlier_copies()

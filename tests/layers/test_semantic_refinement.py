@@ -263,7 +263,7 @@ def test_srm_learns_offsets_that_undo_a_known_misalignment(rng):
             "mse",
             jit_compile=keras.backend.backend() != "torch",
         )
-        history = model.fit([high, low], targets, epochs=25, batch_size=16, verbose=0)
+        history = model.fit([high, low], targets, epochs=35, batch_size=32, verbose=0)
         offset_model = keras.Model([high_in, low_in], offsets)
         mean_offset = offset_model.predict([high, low], verbose=0).mean(axis=(0, 1, 2))
         results[learn_offsets] = (history.history["loss"][-1], mean_offset)
