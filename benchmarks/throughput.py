@@ -32,6 +32,7 @@ Cityscapes training crop.
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -189,7 +190,8 @@ def profile_parts(size, batch, repeats):
     def part(name, layer_fn, inputs):
         symbolic = [keras.Input(x.shape[1:], batch_size=batch) for x in inputs]
         outputs = layer_fn(symbolic if len(symbolic) > 1 else symbolic[0])
-        sub = keras.Model(symbolic, outputs, name=name)
+        # TensorFlow takes model names as name scopes: no spaces or commas.
+        sub = keras.Model(symbolic, outputs, name=re.sub(r"[^\w.]+", "_", name))
         sub.compile(
             keras.optimizers.SGD(0.01),
             loss=lambda y_true, y_pred: keras.ops.mean(keras.ops.square(y_pred)),

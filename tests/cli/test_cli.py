@@ -1,6 +1,7 @@
 """The `keras-srcrm` command line, end to end on tiny synthetic runs."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -150,6 +151,23 @@ def test_init_from_a_trained_run_keeps_the_parts_that_fit(trained, tmp_path, cap
     for old, new in zip(before.trainable_weights, after.trainable_weights):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(new), keras.ops.convert_to_numpy(old), atol=1e-6
+        )
+
+
+def test_init_from_a_preset_directory(trained, tmp_path, capsys):
+    """A `save_to_preset` directory initialises every part of the same model."""
+    from keras_srcrm.cli import train
+    from keras_srcrm.cli.main import parse_args
+
+    trained_model = keras.saving.load_model(trained / "model.keras")
+    trained_model.save_to_preset(tmp_path / "preset", dataset="synthetic")
+    argv = ["train", *ONE_STEP, "--init-from", str(tmp_path / "preset")]
+    args = parse_args(build_parser(), [*argv, "--verbose", "1"])
+    model = train.build_model(args, 7)
+    assert re.search(r"Initialised (\d+) of \1 parts", capsys.readouterr().out)
+    for old, new in zip(trained_model.weights, model.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(new), keras.ops.convert_to_numpy(old)
         )
 
 
