@@ -145,7 +145,10 @@ def test_overwrite_first_removes_every_file_of_the_earlier_run(
     monkeypatch.setattr(train, "build_model", killed)
     with pytest.raises(Killed):
         main(["train", *ONE_STEP, "--overwrite", "--output-dir", str(run_dir)])
-    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
+    # Only the user's file is left, and the new run's run.json, written when
+    # it started.
+    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt", "run.json"]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
     assert main(["evaluate", str(run_dir)]) == 2
     assert "No model at" in _error_line(capsys)
 
