@@ -1,5 +1,7 @@
 """`keras-srcrm train`: fit an SRM + CRM segmenter with `model.fit`."""
 
+import importlib
+import importlib.util
 import re
 import time
 from pathlib import Path
@@ -8,6 +10,7 @@ from keras_srcrm.cli import common
 from keras_srcrm.cli.losses import build_loss
 from keras_srcrm.cli.losses import parse_loss_spec
 from keras_srcrm.utils import atomic
+from keras_srcrm.utils.backend import install_hint
 from keras_srcrm.utils.validation import check_int
 from keras_srcrm.utils.validation import check_number
 from keras_srcrm.utils.validation import check_positive_int
@@ -222,14 +225,12 @@ def _check_arguments(args):
                 f"{epochs * args.steps_per_epoch})."
             )
     parse_loss_spec(args.loss)
-    if args.tensorboard:
-        import importlib.util
-
-        if importlib.util.find_spec("tensorboard") is None:
-            raise ValueError(
-                "--tensorboard needs the tensorboard package: pip install "
-                "'keras-srcrm[tensorboard]' (or tensorboard)."
-            )
+    # Checked before the run starts; imported only when Keras writes logs.
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ValueError(
+            "--tensorboard needs the tensorboard package, which is not "
+            f"installed: {install_hint('tensorboard')}"
+        )
     if args.weight_decay is not None:
         check_number("--weight-decay", args.weight_decay, minimum=0.0)
     if args.val_split != "none" and args.val_split == args.split:
@@ -463,6 +464,7 @@ def run(args):
     from keras_srcrm import data
     from keras_srcrm import training
     from keras_srcrm.losses import deep_supervision_targets
+    from keras_srcrm.training.fit import output_is_softmax
 
     _check_arguments(args)
     crop_size = _crop_size(args.crop_size)
@@ -526,7 +528,7 @@ def run(args):
     optimizer = training.build_optimizer(
         args.optimizer, schedule, weight_decay=config["weight_decay"]
     )
-    from_logits = getattr(model, "output_activation", None) != "softmax"
+    from_logits = not output_is_softmax(model)
     training.compile_segmenter(
         model,
         num_classes,
@@ -678,9 +680,8 @@ def _versions():
         "keras": keras.__version__,
         "python": platform.python_version(),
     }
-    backend = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
-    versions[backend] = __import__(module).__version__
+    backend = keras.backend.backend()  # also the name of its Python package
+    versions[backend] = importlib.import_module(backend).__version__
     return versions
 
 

@@ -73,7 +73,7 @@ def _has_auxiliary_outputs(model):
     return isinstance(outputs, dict)
 
 
-def _output_is_softmax(model):
+def output_is_softmax(model):
     """Whether the model declares probabilities (`output_activation="softmax"`)."""
     return getattr(model, "output_activation", None) == "softmax"
 
@@ -93,7 +93,7 @@ def _leaf_losses(loss):
 def _warn_on_from_logits_mismatch(model, loss):
     if not hasattr(model, "output_activation"):
         return
-    from_logits = not _output_is_softmax(model)
+    from_logits = not output_is_softmax(model)
     for leaf in _leaf_losses(loss):
         declared = getattr(leaf, "from_logits", None)
         if isinstance(declared, bool) and declared != from_logits:
@@ -176,7 +176,7 @@ def compile_arguments(
         optimizer = build_optimizer(optimizer)
     if loss is None or (isinstance(loss, str) and loss == "auto"):
         loss = SegmentationCrossEntropy(
-            from_logits=not _output_is_softmax(model), ignore_label=ignore_label
+            from_logits=not output_is_softmax(model), ignore_label=ignore_label
         )
     else:
         _warn_on_from_logits_mismatch(model, loss)

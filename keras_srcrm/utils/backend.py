@@ -54,13 +54,22 @@ def import_optional(package, purpose):
     try:
         return importlib.import_module(package)
     except ImportError as error:
-        extra = _EXTRA_OF_PACKAGE.get(package)
-        hint = (
-            f"pip install 'keras-srcrm[{extra}]'"
-            if extra
-            else f"pip install {package.replace('_', '-')}"
-        )
         raise ImportError(
             f"{purpose} need the optional package `{package}`, which is not "
-            f"installed. Install it with: {hint}"
+            f"installed. Install it with: {install_hint(package)}"
         ) from error
+
+
+def install_hint(package):
+    """The `pip install` command that provides an optional package.
+
+    Args:
+        package: The importable module name, e.g. `"tensorboard"`.
+
+    Returns:
+        The command, e.g. `"pip install 'keras-srcrm[tensorboard]'"`.
+    """
+    extra = _EXTRA_OF_PACKAGE.get(package)
+    if extra:
+        return f"pip install 'keras-srcrm[{extra}]'"
+    return f"pip install {package.replace('_', '-')}"

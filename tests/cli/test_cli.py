@@ -179,6 +179,23 @@ def test_init_from_a_model_without_a_matching_part_is_refused(tmp_path, capsys):
     assert "shares no part of the same shapes" in capsys.readouterr().err
 
 
+def test_tensorboard_without_its_package_names_the_install(
+    tmp_path, monkeypatch, capsys
+):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "tensorboard" else find_spec(name, *args),
+    )
+    argv = ["train", *ONE_STEP, "--tensorboard", "--output-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "pip install 'keras-srcrm[tensorboard]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before the run started
+
+
 def test_train_refuses_to_replace_a_finished_run(trained, capsys):
     status = main(["train", *TINY_TRAIN, "--output-dir", str(trained)])
     assert status == 2
