@@ -53,6 +53,19 @@ def test_demo_writes_scores_model_overlay_and_pictures(demo):
     assert counts.shape == (7, 7) and counts.sum() > 0
 
 
+def test_demo_exports_with_the_export_command(demo, capsys):
+    # The demo runs `keras-srcrm export TRAIN_DIR OUTPUT_DIR/saved_model`.
+    output_dir, lines = demo
+    saved_model = output_dir / "saved_model"
+    assert (saved_model / "saved_model.pb").is_file()
+    assert any("serving_default" in line for line in lines)
+    # An export is the user's: the command refuses to replace it.
+    before = (saved_model / "saved_model.pb").read_bytes()
+    assert main(["export", str(output_dir / "train"), str(saved_model)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (saved_model / "saved_model.pb").read_bytes() == before
+
+
 def test_demo_last_line_names_the_pictures(demo):
     output_dir, lines = demo
     assert "val mIoU" in lines[-1]
@@ -139,9 +152,9 @@ def test_srm_offsets_hold_the_segmenter_weights():
     # combination of neighbours, so it stays that constant.
     last_srm = model.get_layer("decoder").top_down[-1]
     last_srm.offset_predictor.bias.assign(np.array([1.5, -0.5], "float32"))
-    offsets = pictures.srm_offsets(model, images[:1])
-    np.testing.assert_allclose(offsets[0, ..., 0], 1.5, atol=1e-5)
-    np.testing.assert_allclose(offsets[0, ..., 1], -0.5, atol=1e-5)
+    offsets = pictures.srm_offsets(model, images)  # the same shape: no retrace
+    np.testing.assert_allclose(offsets[..., 0], 1.5, atol=1e-5)
+    np.testing.assert_allclose(offsets[..., 1], -0.5, atol=1e-5)
 
     fpn = SRCRMSegmenter(backbone, 3, decoder_filters=8, use_srm=False)
     assert pictures.srm_offsets(fpn, images) is None

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from keras_srcrm.ops import flow_warp
@@ -21,6 +22,13 @@ from keras_srcrm.ops import sampling
 from tests.helpers import float64_enabled
 from tests.helpers import gradients
 from tests.helpers import to_numpy
+
+# Eager JAX compiles every operation for each new shape, and each example
+# has a new one: a third of the examples on JAX, where the op is the same
+# `keras.ops` code that TensorFlow and torch check with all of them.
+PROPERTY_SETTINGS = (
+    settings(max_examples=10) if keras.backend.backend() == "jax" else settings()
+)
 
 PADDING_MODES = ("zeros", "border", "reflection")
 OPTIONS = list(itertools.product((True, False), PADDING_MODES))
@@ -35,10 +43,10 @@ SHAPES = [
 ]
 
 
-def oracle_grid_sample(features, grid, align_corners, padding_mode):
-    """torch grid_sample in float64; NHWC in and out."""
-    features = torch.tensor(np.asarray(features, np.float64)).permute(0, 3, 1, 2)
-    grid = torch.tensor(np.asarray(grid, np.float64))
+def oracle_grid_sample(features, grid, align_corners, padding_mode, dtype=np.float64):
+    """torch grid_sample in float64 (or `dtype`); NHWC in and out."""
+    features = torch.tensor(np.asarray(features, dtype)).permute(0, 3, 1, 2)
+    grid = torch.tensor(np.asarray(grid, dtype))
     out = F.grid_sample(
         features,
         grid,
@@ -182,6 +190,7 @@ class TestOracleAgreement:
             for value in out.reshape(-1, 2):
                 assert np.any(np.all(np.isclose(corners, value), axis=-1))
 
+    @PROPERTY_SETTINGS
     @given(
         batch=st.integers(1, 2),
         height=st.integers(1, 9),
@@ -214,8 +223,16 @@ class TestOracleAgreement:
             features, grid, align_corners=align_corners, padding_mode=padding_mode
         )
         expected = oracle_grid_sample(features, grid, align_corners, padding_mode)
-        np.testing.assert_allclose(to_numpy(out), expected, rtol=0, atol=1e-5)
+        # Far outside the image (spread 50) a float32 pixel coordinate has
+        # lost digits before any sampling: allow what PyTorch's own float32
+        # grid_sample loses there.
+        torch_float32 = oracle_grid_sample(
+            features, grid, align_corners, padding_mode, dtype=np.float32
+        )
+        atol = max(1e-5, 2 * float(np.abs(torch_float32 - expected).max()))
+        np.testing.assert_allclose(to_numpy(out), expected, rtol=0, atol=atol)
 
+    @PROPERTY_SETTINGS
     @given(
         height=st.integers(1, 8),
         width=st.integers(1, 8),
