@@ -16,9 +16,10 @@ own subprocess, one after the other, so that peak memory is its own:
 - optionally (`--models ... deeplabv3plus`) KerasCV's DeepLabV3Plus.
 
 All with random weights, 19 classes, the same batch and input size. For each
-it prints train and inference img/s, the ratio to the reference (above 1 is
-faster), the peak resident memory of the process and the time of the first
-training step (compilation included). `--profile` adds the time of one
+it prints train and inference img/s (inference: label maps on the host), the
+ratio to the reference (above 1 is faster), the peak memory (of the process,
+or of the GPU where the model ran on one) and the time of the first training
+step (compilation included). `--profile` adds the time of one
 training step of each part of `srcrm_lite` (backbone, CRM, each SRM and its
 smoothing, multi-level fusion, head, loss), each compiled on its own.
 
@@ -54,6 +55,33 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _torch_device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _peak_accelerator_mib(backend):
+    """Peak memory on the GPU in MiB, or None on a CPU."""
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated() / 2**20
+    elif backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            return (device.memory_stats() or {}).get("peak_bytes_in_use", 0) / 2**20
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return None
+
+
 def _seconds_per_call(function, repeats):
     """(first call in seconds, best of `repeats` later calls)."""
     start = time.perf_counter()
@@ -74,13 +102,18 @@ def measure_torch_reference(size, batch, repeats):
     import torch_fpn
 
     torch.manual_seed(0)
-    model = torch_fpn.TorchFPN(NUM_CLASSES)
+    device = _torch_device()
+    model = torch_fpn.TorchFPN(NUM_CLASSES).to(device)
     height, width = size
     rng = np.random.default_rng(0)
     images = torch.tensor(
-        rng.uniform(0, 1, (batch, 3, height, width)).astype("float32")
+        rng.uniform(0, 1, (batch, 3, height, width)).astype("float32"), device=device
     )
-    labels = torch.tensor(rng.integers(0, NUM_CLASSES, (batch, height, width)))
+    labels = torch.tensor(
+        rng.integers(0, NUM_CLASSES, (batch, height, width)), device=device
+    )
+    # Keras returns host values, which waits for the device; so does this.
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def train():
@@ -89,16 +122,19 @@ def measure_torch_reference(size, batch, repeats):
         loss = torch.nn.functional.cross_entropy(model(images), labels)
         loss.backward()
         optimizer.step()
+        synchronize()
 
     def predict():
         model.eval()
         with torch.no_grad():
-            model(images)
+            # The label map on the host, as `measure_keras` predicts.
+            model(images).argmax(1).int().cpu()
 
     _, predict_seconds = _seconds_per_call(predict, repeats)
     first, train_seconds = _seconds_per_call(train, repeats)
+    gmacs = torch_fpn.conv_macs(model.cpu(), (1, 3, height, width)) / 1e9
     return {
-        "gmacs": torch_fpn.conv_macs(model, (1, 3, height, width)) / 1e9,
+        "gmacs": gmacs,
         "params_m": torch_fpn.parameter_count(model) / 1e6,
         "predict": batch / predict_seconds,
         "train": batch / train_seconds,
@@ -136,9 +172,18 @@ def measure_keras(name, size, batch, repeats):
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
     labels = rng.integers(0, NUM_CLASSES, (batch, height, width)).astype("int32")
+    # On the backend's default device, as the reference's tensors are: a step
+    # then times the model, not a host-to-device copy of the batch.
+    images = keras.ops.convert_to_tensor(images)
+    labels = keras.ops.convert_to_tensor(labels)
     gmacs = count_flops(model, (1, height, width, 3)).gmacs
+    # Inference gives label maps: on a GPU, copying 19-channel float32 logits
+    # to the host would cost more than the model and hide its speed.
+    labeller = keras.Model(
+        model.inputs, keras.ops.argmax(model.outputs[0], axis=-1), name="labeller"
+    )
     _, predict_seconds = _seconds_per_call(
-        lambda: model.predict_on_batch(images), repeats
+        lambda: labeller.predict_on_batch(images), repeats
     )
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
@@ -247,7 +292,20 @@ def _child(args):
     else:
         result = measure_keras(args.child, size, args.batch, args.repeats)
     result["peak_rss_mib"] = _peak_rss_mib()
+    if args.child == REFERENCE:
+        result["peak_device_mib"] = _peak_accelerator_mib("torch")
+    else:
+        import keras
+
+        result["peak_device_mib"] = _peak_accelerator_mib(keras.backend.backend())
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def _peak_mib(row):
+    """The GPU's peak where the model ran on one (marked), else the process's."""
+    if row.get("peak_device_mib") is not None:
+        return f"{row['peak_device_mib']:.0f}g"
+    return f"{row['peak_rss_mib']:.0f}"
 
 
 def _run_child(extra, args):
@@ -293,7 +351,8 @@ def main():
         f"backend={keras.backend.backend()}, input {args.size[0]}x{args.size[1]}, "
         f"batch {args.batch}, best of {args.repeats}, each model in its own "
         "process; reference: a plain PyTorch FPN-ResNet-18 (smp's FPN "
-        "architecture), eager",
+        "architecture), eager; peak MiB: the process's resident memory, or "
+        "the GPU's (marked g) where the model ran on one",
         flush=True,
     )
     header = (
@@ -317,7 +376,7 @@ def main():
             f"{label:<32} {row['gmacs']:9.2f} {row['params_m']:6.2f}M "
             f"{row['train']:11.2f} {row['train'] / base['train']:6.2f} "
             f"{row['predict']:11.2f} {row['predict'] / base['predict']:6.2f} "
-            f"{row['peak_rss_mib']:9.0f} {row['first_step_s']:10.1f} "
+            f"{_peak_mib(row):>9} {row['first_step_s']:10.1f} "
             f"{row['compiled']:>8}",
             flush=True,
         )
