@@ -1,36 +1,9 @@
-"""What importing `keras_srcrm.data` pulls in, and its public names."""
-
-import os
-import subprocess
-import sys
+"""The public names of `keras_srcrm.data`."""
 
 import pytest
 
 import keras_srcrm.data
 from tests.helpers import assert_public_names
-
-
-def run_python(code, backend="jax"):
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": backend},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
-
-def test_tensorflow_is_imported_on_first_use_and_tfds_never():
-    code = (
-        "import sys, keras_srcrm, keras_srcrm.data as d\n"
-        "d.synthetic_arrays, d.SYNTHETIC_INFO\n"
-        "before = {'tensorflow', 'tensorflow_datasets'} & set(sys.modules)\n"
-        "d.cityscapes_tfds_dataset, d.ade20k_tfds_dataset, d.training_pipeline\n"
-        "after = {'tensorflow', 'tensorflow_datasets'} & set(sys.modules)\n"
-        "print(sorted(before), sorted(after))\n"
-    )
-    assert run_python(code) == "[] ['tensorflow']"
 
 
 def test_every_public_name_resolves():
