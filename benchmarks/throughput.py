@@ -1,8 +1,10 @@
 """Training and inference throughput of SRM + CRM segmenters vs a PyTorch FPN.
 
 Measures, on the current Keras backend, images per second of a training step
-(`model.train_on_batch` after `compile(..., jit_compile=True)` on TensorFlow
-and JAX; eager on PyTorch) and of inference (`predict_on_batch`), against the
+(`model.train_on_batch`, compiled as the library's `compile_segmenter` does:
+XLA on JAX and on a TensorFlow GPU, TensorFlow's graph executor on a CPU,
+eager on PyTorch; `--jit-compile on` forces XLA) and of inference
+(`predict_on_batch`), against the
 model a PyTorch user would pick instead at the same FLOPs: a plain PyTorch
 FPN-ResNet-18 with the architecture of segmentation_models_pytorch's
 `FPN("resnet18")` (`benchmarks/torch_fpn.py`, 142.4 GMACs at 1024x2048),
@@ -159,7 +161,14 @@ def build_keras_model(name):
     return model, True
 
 
-def measure_keras(name, size, batch, repeats):
+def _jit_compile(choice):
+    """`auto`: what the library's `compile_segmenter` picks on this machine."""
+    from keras_srcrm.training import resolve_jit_compile
+
+    return {"auto": resolve_jit_compile("auto"), "on": True, "off": False}[choice]
+
+
+def measure_keras(name, size, batch, repeats, jit_compile="auto"):
     import keras
     import numpy as np
 
@@ -188,7 +197,7 @@ def measure_keras(name, size, batch, repeats):
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-        jit_compile=keras.backend.backend() != "torch",
+        jit_compile=_jit_compile(jit_compile),
     )
     first, train_seconds = _seconds_per_call(
         lambda: model.train_on_batch(images, labels), repeats
@@ -203,11 +212,13 @@ def measure_keras(name, size, batch, repeats):
         # does not support it, e.g. KerasCV's DeepLabV3Plus on TensorFlow.
         "compiled": "XLA"
         if model.jit_compile
-        else ("eager" if keras.backend.backend() == "torch" else "no XLA"),
+        else {"tensorflow": "graph", "jax": "no XLA"}.get(
+            keras.backend.backend(), "eager"
+        ),
     }
 
 
-def profile_parts(size, batch, repeats):
+def profile_parts(size, batch, repeats, jit_compile="auto"):
     """Seconds of one compiled training step of each part of `srcrm_lite`."""
     import keras
     import numpy as np
@@ -240,7 +251,7 @@ def profile_parts(size, batch, repeats):
         sub.compile(
             keras.optimizers.SGD(0.01),
             loss=lambda y_true, y_pred: keras.ops.mean(keras.ops.square(y_pred)),
-            jit_compile=keras.backend.backend() != "torch",
+            jit_compile=_jit_compile(jit_compile),
         )
         target = [np.zeros((batch, *o.shape[1:]), "float32") for o in sub.outputs]
         target = target if len(target) > 1 else target[0]
@@ -285,12 +296,14 @@ def profile_parts(size, batch, repeats):
 def _child(args):
     size = tuple(args.size)
     if args.profile_child:
-        rows = profile_parts(size, args.batch, args.repeats)
+        rows = profile_parts(size, args.batch, args.repeats, args.jit_compile)
         result = {"profile": rows}
     elif args.child == REFERENCE:
         result = measure_torch_reference(size, args.batch, args.repeats)
     else:
-        result = measure_keras(args.child, size, args.batch, args.repeats)
+        result = measure_keras(
+            args.child, size, args.batch, args.repeats, args.jit_compile
+        )
     result["peak_rss_mib"] = _peak_rss_mib()
     if args.child == REFERENCE:
         result["peak_device_mib"] = _peak_accelerator_mib("torch")
@@ -318,6 +331,8 @@ def _run_child(extra, args):
         str(args.batch),
         "--repeats",
         str(args.repeats),
+        "--jit-compile",
+        args.jit_compile,
         *extra,
     ]
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -338,6 +353,14 @@ def main():
     )
     parser.add_argument(
         "--profile", action="store_true", help="Also time each part of srcrm_lite."
+    )
+    parser.add_argument(
+        "--jit-compile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA for the Keras models: 'auto' (default) is the library's "
+        "choice (XLA on JAX and on a TensorFlow GPU; TensorFlow's graph "
+        "executor on a CPU; eager on PyTorch), 'on' forces it.",
     )
     parser.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)

@@ -39,7 +39,7 @@ def main():
         "--jit-compile",
         choices=("auto", "off"),
         default="auto",
-        help='"auto": XLA on TensorFlow and JAX; "off" starts a short run sooner',
+        help='"auto": XLA on JAX and on a TensorFlow GPU; "off" starts sooner',
     )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()

@@ -219,8 +219,8 @@ class SRCRMSegmenter(keras.Model):
         - `metrics="auto"`: `MeanIoU(num_classes)` and
           `PixelAccuracy(num_classes)` on the main output, with the same
           `ignore_label`.
-        - `jit_compile="auto"`: XLA on TensorFlow and JAX (see
-          `keras_srcrm.training.resolve_jit_compile`).
+        - `jit_compile="auto"`: XLA on JAX, and on TensorFlow with a GPU or
+          TPU (see `keras_srcrm.training.resolve_jit_compile`).
 
         Any explicit value is used as given (see
         `keras_srcrm.training.compile_arguments` for the details). With
