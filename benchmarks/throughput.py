@@ -161,6 +161,22 @@ def build_keras_model(name):
     return model, True
 
 
+def random_batch(size, batch):
+    """Random images in [0, 255] and labels, on the backend's default device.
+
+    On the device as the reference's tensors are: a step then times the
+    model, not a host-to-device copy of the batch.
+    """
+    import keras
+    import numpy as np
+
+    height, width = size
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
+    labels = rng.integers(0, NUM_CLASSES, (batch, height, width)).astype("int32")
+    return keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels)
+
+
 def _jit_compile(choice):
     """`auto`: what the library's `compile_segmenter` picks on this machine."""
     from keras_srcrm.training import resolve_jit_compile
@@ -170,7 +186,6 @@ def _jit_compile(choice):
 
 def measure_keras(name, size, batch, repeats, jit_compile="auto"):
     import keras
-    import numpy as np
 
     from keras_srcrm.analysis import count_flops
     from keras_srcrm.analysis import count_params
@@ -178,13 +193,7 @@ def measure_keras(name, size, batch, repeats, jit_compile="auto"):
     keras.utils.set_random_seed(0)
     model, from_logits = build_keras_model(name)
     height, width = size
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
-    labels = rng.integers(0, NUM_CLASSES, (batch, height, width)).astype("int32")
-    # On the backend's default device, as the reference's tensors are: a step
-    # then times the model, not a host-to-device copy of the batch.
-    images = keras.ops.convert_to_tensor(images)
-    labels = keras.ops.convert_to_tensor(labels)
+    images, labels = random_batch(size, batch)
     gmacs = count_flops(model, (1, height, width, 3)).gmacs
     # Inference gives label maps: on a GPU, copying 19-channel float32 logits
     # to the host would cost more than the model and hide its speed.

@@ -13,12 +13,11 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from throughput import build_keras_model  # noqa: E402
+from throughput import random_batch  # noqa: E402
 from torch.profiler import ProfilerActivity  # noqa: E402
 from torch.profiler import profile  # noqa: E402
-
-from keras_srcrm.models import SRCRMSegmenter  # noqa: E402
 
 
 def main():
@@ -30,19 +29,12 @@ def main():
     if keras.backend.backend() != "torch":
         raise SystemExit("Run with KERAS_BACKEND=torch.")
     keras.utils.set_random_seed(0)
-    model = SRCRMSegmenter.from_preset("srcrm_lite", 19, load_weights=False)
+    model, from_logits = build_keras_model("srcrm_lite")
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
     )
-    rng = np.random.default_rng(0)
-    height, width = args.size
-    images = keras.ops.convert_to_tensor(
-        rng.uniform(0, 255, (args.batch, height, width, 3)).astype("float32")
-    )
-    labels = keras.ops.convert_to_tensor(
-        rng.integers(0, 19, (args.batch, height, width)).astype("int32")
-    )
+    images, labels = random_batch(tuple(args.size), args.batch)
     for _ in range(2):
         model.train_on_batch(images, labels)
     cuda = torch.cuda.is_available()
