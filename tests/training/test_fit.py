@@ -48,6 +48,30 @@ def test_one_fit_step_with_metrics():
     assert 0.0 <= history["pixel_accuracy"][0] <= 1.0
 
 
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="only TensorFlow's 'auto' depends on the devices"
+)
+@pytest.mark.parametrize(
+    "device_types, expected",
+    [(("CPU",), False), (("CPU", "GPU"), True), (("CPU", "TPU"), True)],
+)
+def test_auto_uses_xla_on_tensorflow_only_with_an_accelerator(
+    monkeypatch, device_types, expected
+):
+    # As Keras's own "auto": on a CPU, TensorFlow's graph executor trains
+    # faster than XLA.
+    import tensorflow as tf
+
+    devices = [
+        tf.config.PhysicalDevice(f"/physical_device:{kind}:0", kind)
+        for kind in device_types
+    ]
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices", lambda device_type=None: devices
+    )
+    assert resolve_jit_compile("auto") is expected
+
+
 def test_auxiliary_heads_get_weighted_losses_and_prefixed_metrics():
     images, masks = synthetic_arrays(4, 16, dtype="float32")
     # A stand-in with the output dict of `SRCRMSegmenter(auxiliary_heads=True)`
@@ -93,15 +117,9 @@ def test_auxiliary_heads_get_weighted_losses_and_prefixed_metrics():
 
 
 def test_resolve_jit_compile():
-    # XLA where it pays: always on JAX; on TensorFlow only with a GPU or TPU,
-    # as Keras's own "auto" (the graph executor is faster on a CPU).
-    expected = BACKEND == "jax"
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        devices = tf.config.list_physical_devices()
-        expected = any(d.device_type != "CPU" for d in devices)
-    assert resolve_jit_compile("auto") is expected
+    if BACKEND != "tensorflow":
+        # TensorFlow's "auto" depends on its devices: the test below.
+        assert resolve_jit_compile("auto") is (BACKEND == "jax")
     assert resolve_jit_compile(False) is False
     with pytest.raises(ValueError, match="`jit_compile`"):
         resolve_jit_compile("yes")
