@@ -48,6 +48,7 @@ import numpy as np
 from keras.src import backend as keras_backend
 from keras.src.backend.common import global_state
 
+from keras_srcrm.layers import conv_and_norm
 from keras_srcrm.ops import cost
 from keras_srcrm.utils.validation import is_int
 from keras_srcrm.utils.validation import is_shape
@@ -276,6 +277,8 @@ def count_flops(model, input_shape, *, include_sampling=True):
     with (
         _INSTALL_LOCK,
         _counting(counter),
+        # The decoders' PyTorch fast path bypasses the counted Keras ops.
+        conv_and_norm.keras_path(),
         cost.listening(_record_bilinear_sampling),
     ):
         keras_backend.compute_output_spec(forward, inputs)

@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.layers.conv_and_norm import Conv2D
 from keras_srcrm.ops.sampling import compute_dtype_for
 from keras_srcrm.utils.validation import check_positive_int
 
@@ -135,7 +136,7 @@ class SpatialSelfAttention(keras.layers.Layer):
         key_channels = max(channels // self.reduction, 1)
 
         def projection(units, name):
-            layer = keras.layers.Conv2D(
+            layer = Conv2D(
                 units,
                 1,
                 kernel_initializer=self.kernel_initializer,
@@ -296,7 +297,7 @@ class SpatialGate(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.input_spec = keras.InputSpec(ndim=4)
-        self.conv = keras.layers.Conv2D(
+        self.conv = Conv2D(
             1,
             kernel_size,
             padding="same",

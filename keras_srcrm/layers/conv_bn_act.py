@@ -3,6 +3,8 @@
 import keras
 
 from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.layers.conv_and_norm import BatchNormalization
+from keras_srcrm.layers.conv_and_norm import Conv2D
 from keras_srcrm.utils.validation import check_bool
 from keras_srcrm.utils.validation import check_positive_int
 
@@ -65,7 +67,7 @@ class ConvBNAct(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
-        self.conv = keras.layers.Conv2D(
+        self.conv = Conv2D(
             filters,
             kernel_size,
             strides=strides,
@@ -78,7 +80,7 @@ class ConvBNAct(keras.layers.Layer):
             name="conv",
         )
         self.batch_norm = (
-            keras.layers.BatchNormalization(
+            BatchNormalization(
                 momentum=batch_norm_momentum,
                 epsilon=1e-5,
                 dtype=self.dtype_policy,

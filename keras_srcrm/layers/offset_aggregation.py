@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_srcrm.layers.common import kernel_arguments_config
+from keras_srcrm.layers.conv_and_norm import Conv2D
 from keras_srcrm.utils.validation import check_choice
 from keras_srcrm.utils.validation import check_positive_int
 
@@ -88,7 +89,7 @@ class NeighborOffsetAggregation(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.weight_predictor = None
         if mode == "dynamic":
-            self.weight_predictor = keras.layers.Conv2D(
+            self.weight_predictor = Conv2D(
                 offset_groups * kernel_size * kernel_size,
                 3,
                 padding="same",

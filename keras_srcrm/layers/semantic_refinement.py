@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_srcrm.layers.common import precise_dtype_policy
+from keras_srcrm.layers.conv_and_norm import Conv2D
 from keras_srcrm.layers.fpn_fusion import FPNFusion
 from keras_srcrm.layers.offset_aggregation import AGGREGATION_MODES
 from keras_srcrm.layers.offset_aggregation import NeighborOffsetAggregation
@@ -174,7 +175,7 @@ class SemanticRefinementModule(FPNFusion):
         self.return_offsets = check_bool("return_offsets", return_offsets)
 
         offset_dtype = precise_dtype_policy(self.dtype_policy)
-        self.offset_predictor = keras.layers.Conv2D(
+        self.offset_predictor = Conv2D(
             2 * offset_groups,
             offset_kernel_size,
             padding="same",
