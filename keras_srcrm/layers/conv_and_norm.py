@@ -8,7 +8,8 @@ twice around each convolution and normalised by a dozen element-wise
 operations. On TensorFlow and JAX they are Keras's layers unchanged.
 
 On the PyTorch backend this makes a training step of `srcrm_lite` (256x512,
-batch 2, CPU) about a sixth faster (`benchmarks/torch_conv_norm.py`).
+batch 2, on a CPU) 5-10 % faster and inference 15 % faster
+(`benchmarks/torch_conv_norm.py`).
 """
 
 import contextlib
