@@ -36,8 +36,12 @@ from packaging.markers import default_environment  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
 
 # Modules imported at module level that are only ever imported on their
-# backend (`keras_srcrm.ops.sampling` imports this one lazily on torch).
-BACKEND_ONLY_MODULES = {"keras_srcrm.ops.sampling_torch": "torch"}
+# backend (`keras_srcrm.ops.sampling` and `keras_srcrm.layers.conv_and_norm`
+# import them lazily on torch).
+BACKEND_ONLY_MODULES = {
+    "keras_srcrm.ops.sampling_torch": "torch",
+    "keras_srcrm.ops.conv_norm_torch": "torch",
+}
 # Calls whose first argument names a module that gets imported.
 IMPORTING_CALLS = {"import_optional", "import_module", "find_spec"}
 

@@ -7,9 +7,10 @@ PyTorch's fused kernels (`ops/conv_norm_torch.py`) instead of being copied
 twice around each convolution and normalised by a dozen element-wise
 operations. On TensorFlow and JAX they are Keras's layers unchanged.
 
-On the PyTorch backend this makes a training step of `srcrm_lite` (256x512,
-batch 2, on a CPU) 5-10 % faster and inference 15 % faster
-(`benchmarks/torch_conv_norm.py`).
+`use_copy_free_layers(model)` switches the plain Keras `Conv2D` and
+`BatchNormalization` layers of a model built elsewhere (e.g. a KerasHub
+backbone) to these classes; `SRCRMSegmenter` does so with its backbone on
+PyTorch. Timings are in `docs/benchmarks.md` (`benchmarks/torch_conv_norm.py`).
 """
 
 import contextlib
@@ -126,3 +127,44 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 inputs, moving_mean, moving_variance, gamma, beta, self.epsilon
             )
         return keras.ops.cast(outputs, self.compute_dtype)
+
+
+_COPY_FREE_CLASSES = {
+    keras.layers.Conv2D: Conv2D,
+    keras.layers.BatchNormalization: BatchNormalization,
+}
+
+
+def use_copy_free_layers(model):
+    """Switches a model's Keras `Conv2D`/`BatchNormalization` to this module's.
+
+    In place, and only layers whose class is exactly `keras.layers.Conv2D` or
+    `keras.layers.BatchNormalization` (subclasses may compute something
+    else): they become this module's subclasses, which add no state and
+    compute the same results, moving statistics and gradients, copy-free on
+    PyTorch. The model's config is unchanged where it is the constructor's
+    arguments (KerasHub, KerasCV); a plain functional model's config then
+    names this module's classes.
+
+    Args:
+        model: A `keras.Model` or layer; nested layers are switched too.
+
+    Returns:
+        The number of layers switched.
+
+    Example:
+
+    >>> backbone = keras.Sequential(
+    ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+    ...      keras.layers.BatchNormalization()]
+    ... )
+    >>> use_copy_free_layers(backbone)
+    2
+    """
+    switched = 0
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        copy_free = _COPY_FREE_CLASSES.get(type(layer))
+        if copy_free is not None:
+            layer.__class__ = copy_free
+            switched += 1
+    return switched

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_srcrm.layers.conv_and_norm import use_copy_free_layers
 from keras_srcrm.layers.conv_bn_act import ConvBNAct
 from keras_srcrm.layers.decoder import SRCRMDecoder
 from keras_srcrm.layers.resize_like import ResizeLike
@@ -41,6 +42,10 @@ class SRCRMSegmenter(keras.Model):
     Ablations are one flag away: `use_srm=False` replaces the SRMs by bilinear
     FPN steps, `use_crm=False` replaces the CRM by a 1x1 projection of the
     last stage; both False is a plain FPN baseline.
+
+    On PyTorch, the backbone's `keras.layers.Conv2D` and `BatchNormalization`
+    layers are switched in place to `keras_srcrm.layers.conv_and_norm`'s
+    subclasses, which give the same results without Keras's layout copies.
 
     Like a KerasHub task, the model compiles itself with defaults that read
     its own `num_classes`, `output_activation` and auxiliary heads
@@ -114,6 +119,9 @@ class SRCRMSegmenter(keras.Model):
         check_number("dropout", dropout, minimum=0.0, maximum=1.0)
         # === Layers ===
         extractor = pyramid_feature_extractor(backbone)
+        if keras.backend.backend() == "torch":
+            # Same weights and results, without Keras's layout copies.
+            use_copy_free_layers(backbone)
         if isinstance(preprocessing, str):
             if preprocessing != "auto":
                 raise ValueError(

@@ -151,3 +151,29 @@ def test_torch_calls_take_the_copy_free_path(monkeypatch):
     assert len(calls) == 2
     BatchNormalization()(Conv2D(3, 3, padding="same")(x), training=True)
     assert len(calls) == 4
+
+
+def test_use_copy_free_layers_switches_only_keras_own_classes():
+    class OwnConv(keras.layers.Conv2D):
+        pass
+
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            OwnConv(2, 1),
+            keras.layers.Dense(2),
+        ]
+    )
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    expected = to_numpy(model(x))
+    assert conv_and_norm.use_copy_free_layers(model) == 2
+    assert [type(layer) for layer in model.layers] == [
+        Conv2D,
+        BatchNormalization,
+        OwnConv,
+        keras.layers.Dense,
+    ]
+    np.testing.assert_allclose(to_numpy(model(x)), expected, rtol=1e-5, atol=1e-5)
+    assert conv_and_norm.use_copy_free_layers(model) == 0

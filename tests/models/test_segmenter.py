@@ -9,6 +9,7 @@ import pytest
 from keras_srcrm.layers import ContextualRefinementModule
 from keras_srcrm.layers import FPNFusion
 from keras_srcrm.layers import SemanticRefinementModule
+from keras_srcrm.layers import conv_and_norm
 from keras_srcrm.losses import SegmentationCrossEntropy
 from keras_srcrm.losses import deep_supervision_losses
 from keras_srcrm.losses import deep_supervision_targets
@@ -193,6 +194,35 @@ def test_mixed_precision(rng, small_backbone_name, policy, compiled):
         assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def test_copy_free_layers_give_keras_results(rng, small_backbone_name):
+    """On PyTorch the backbone's convolutions and batch norms are switched to
+    the copy-free classes; the segmenter's logits and training gradients are
+    Keras's own path's, on every backend."""
+    backbone = backbone_from_config(small_backbone_name)
+    model = SRCRMSegmenter(backbone, NUM_CLASSES, decoder_filters=8, dropout=0.0)
+    switched = [
+        layer
+        for layer in backbone._flatten_layers()
+        if type(layer) in (conv_and_norm.Conv2D, conv_and_norm.BatchNormalization)
+    ]
+    assert bool(switched) == (BACKEND == "torch")
+    images = images_of(rng, (64, 48))
+    labels = labels_of(rng, (64, 48))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    # Inference first: the training calls update the moving statistics.
+    logits = predict(model, images)
+    with conv_and_norm.keras_path():
+        np.testing.assert_allclose(predict(model, images), logits, atol=1e-4)
+    loss, gradients, _ = training_gradients(model, loss_fn, images, labels)
+    with conv_and_norm.keras_path():
+        keras_loss, keras_gradients, _ = training_gradients(
+            model, loss_fn, images, labels
+        )
+    np.testing.assert_allclose(loss, keras_loss, rtol=1e-5)
+    for ours, theirs in zip(gradients, keras_gradients):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize(
