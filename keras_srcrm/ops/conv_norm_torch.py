@@ -87,7 +87,22 @@ def batch_norm_channels_last_training(inputs, gamma, beta, epsilon):
         `keras.layers.BatchNormalization`.
     """
     x = inputs.permute(0, 3, 1, 2)
-    with torch.no_grad():
+    count = x.numel() // x.shape[1]
+    if count < 2:
+        # PyTorch's kernel refuses one value per channel; Keras normalises it.
         variance, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
-    outputs = F.batch_norm(x, None, None, gamma, beta, training=True, eps=epsilon)
-    return outputs.permute(0, 2, 3, 1), mean, variance
+        shape = (1, -1, 1, 1)
+        outputs = (x - mean.view(shape)) * torch.rsqrt(variance.view(shape) + epsilon)
+        if gamma is not None:
+            outputs = outputs * gamma.view(shape)
+        if beta is not None:
+            outputs = outputs + beta.view(shape)
+        return outputs.permute(0, 2, 3, 1), mean.detach(), variance.detach()
+    # With momentum 1, the kernel's running statistics are the batch's, the
+    # variance unbiased: no second pass over the inputs to get them.
+    mean = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+    variance = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+    outputs = F.batch_norm(
+        x, mean, variance, gamma, beta, training=True, momentum=1.0, eps=epsilon
+    )
+    return outputs.permute(0, 2, 3, 1), mean, variance * ((count - 1) / count)

@@ -80,9 +80,12 @@ def test_conv2d_agrees_with_keras(case):
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_agrees_with_keras(training):
-    shape = (2, 6, 5, 3)
-    kwargs = dict(momentum=0.8, epsilon=1e-5)
+@pytest.mark.parametrize("shape", [(2, 6, 5, 3), (1, 1, 1, 3)], ids=["map", "pixel"])
+@pytest.mark.parametrize("center_and_scale", [True, False])
+def test_batch_norm_agrees_with_keras(training, shape, center_and_scale):
+    kwargs = dict(
+        momentum=0.8, epsilon=1e-5, center=center_and_scale, scale=center_and_scale
+    )
     ours, reference = _pair(
         BatchNormalization, keras.layers.BatchNormalization, kwargs, shape
     )
