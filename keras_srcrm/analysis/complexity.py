@@ -536,7 +536,7 @@ def _counting_wrapper(original, op, category, macs_fn):
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
         counter = _STATE.counter
-        if counter is None or _STATE.depth:
+        if counter is None or _STATE.depth or cost.ops_hidden():
             return original(*args, **kwargs)
         _STATE.depth += 1
         try:

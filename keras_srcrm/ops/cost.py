@@ -13,6 +13,7 @@ import threading
 
 class _Listener(threading.local):
     callback = None
+    hidden = 0
 
 
 _LISTENER = _Listener()
@@ -28,6 +29,22 @@ def report_bilinear_sampling(samples, op):
     callback = _LISTENER.callback
     if callback is not None:
         callback(samples, op)
+
+
+@contextlib.contextmanager
+def hidden_ops():
+    """Keras ops called inside the block belong to an op that reports its own
+    cost (e.g. `resize_bilinear`'s matrix products): a count skips them."""
+    _LISTENER.hidden += 1
+    try:
+        yield
+    finally:
+        _LISTENER.hidden -= 1
+
+
+def ops_hidden():
+    """Whether this thread is inside `hidden_ops()`."""
+    return _LISTENER.hidden > 0
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from keras_srcrm.ops import resize
 from keras_srcrm.ops import resize_bilinear
 from tests.helpers import gradients
 from tests.helpers import to_numpy
@@ -17,12 +18,21 @@ def torch_interpolate(images, size, align_corners):
     return out.permute(0, 2, 3, 1).numpy()
 
 
+@pytest.fixture(params=["matrix", "gather"])
+def resize_path(request, monkeypatch):
+    """Both implementations: the interpolation matrix along short static axes
+    (the default for these sizes), and gathers (forced for every axis)."""
+    if request.param == "gather":
+        monkeypatch.setattr(resize, "MATMUL_MAX_INPUT", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("align_corners", [True, False])
 @pytest.mark.parametrize(
     "in_size,out_size",
     [((4, 5), (8, 10)), ((7, 3), (13, 9)), ((9, 8), (4, 3)), ((1, 1), (3, 2))],
 )
-def test_matches_torch_interpolate(rng, align_corners, in_size, out_size):
+def test_matches_torch_interpolate(rng, align_corners, in_size, out_size, resize_path):
     images = rng.standard_normal((2, *in_size, 3)).astype("float32")
     out = resize_bilinear(images, out_size, align_corners=align_corners)
     expected = torch_interpolate(images, out_size, align_corners)
@@ -39,7 +49,7 @@ def test_matches_keras_resize(rng):
 
 
 @pytest.mark.parametrize("align_corners", [True, False])
-def test_gradient_matches_torch(rng, align_corners):
+def test_gradient_matches_torch(rng, align_corners, resize_path):
     images = rng.standard_normal((1, 5, 4, 2))
     cotangent = rng.standard_normal((1, 9, 7, 2)).astype("float32")
     (grad,) = gradients(
@@ -88,3 +98,18 @@ def test_errors():
         resize_bilinear(np.zeros((4, 4, 3), "float32"), (8, 8))
     with pytest.raises(ValueError, match="size"):
         resize_bilinear(np.zeros((1, 4, 4, 3), "float32"), (2, 2, 2))
+
+
+def test_long_axes_gather_and_short_ones_multiply(monkeypatch):
+    """The matrix product serves static axes up to `MATMUL_MAX_INPUT` long."""
+    calls = []
+    original = resize._interpolation_matrix
+
+    def spy(in_size, out_size, align_corners):
+        calls.append((in_size, out_size))
+        return original(in_size, out_size, align_corners)
+
+    monkeypatch.setattr(resize, "_interpolation_matrix", spy)
+    limit = resize.MATMUL_MAX_INPUT
+    resize_bilinear(np.zeros((1, limit, limit + 1, 1), "float32"), (4, 6))
+    assert calls == [(limit, 4)]
