@@ -107,7 +107,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
         # In float32 under mixed precision too, as Keras's layer computes.
         dtype = keras.backend.result_type(inputs.dtype, "float32")
-        inputs = keras.ops.convert_to_tensor(keras.ops.cast(inputs, dtype))
+        inputs = keras.ops.cast(inputs, dtype)
         gamma = keras.ops.cast(self.gamma, dtype) if self.scale else None
         beta = keras.ops.cast(self.beta, dtype) if self.center else None
         moving_mean = keras.ops.cast(self.moving_mean, dtype)

@@ -1,7 +1,5 @@
 """Bilinear resizing with a choice of corner alignment, computed in float32."""
 
-import keras
-import numpy as np
 from keras import ops
 
 from keras_srcrm.ops import cost
@@ -76,39 +74,9 @@ def resize_bilinear(images, size, *, align_corners=False):
 MATMUL_MAX_INPUT = 128
 
 
-def _interpolation_matrix(in_size, out_size, align_corners):
-    """The `(out_size, in_size)` matrix of linear interpolation, in NumPy."""
-    index = np.arange(out_size, dtype="float64")
-    if align_corners:
-        source = index * ((in_size - 1) / max(out_size - 1, 1))
-    else:
-        source = (index + 0.5) * (in_size / out_size) - 0.5
-    source = np.clip(source, 0.0, in_size - 1)
-    lower = np.floor(source)
-    weight = source - lower
-    lower = lower.astype("int64")
-    upper = np.minimum(lower + 1, in_size - 1)
-    matrix = np.zeros((out_size, in_size))
-    rows = np.arange(out_size)
-    np.add.at(matrix, (rows, lower), 1.0 - weight)
-    np.add.at(matrix, (rows, upper), weight)
-    return matrix
-
-
-def _resize_axis(x, axis, in_size, out_size, align_corners):
-    """Linear interpolation of `x` along one spatial axis."""
-    if (
-        isinstance(in_size, int)
-        and isinstance(out_size, int)
-        and in_size <= MATMUL_MAX_INPUT
-    ):
-        matrix = _interpolation_matrix(in_size, out_size, align_corners)
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        matrix = ops.convert_to_tensor(matrix.astype(dtype))
-        if axis == 1:
-            return ops.einsum("oh,bhwc->bowc", matrix, x)
-        return ops.einsum("ow,bhwc->bhoc", matrix, x)
-    dtype = x.dtype
+def _source_positions(in_size, out_size, align_corners, dtype):
+    """Each output position's lower and upper input neighbours along an axis,
+    as int32 indices, and the upper neighbour's weight."""
     n = ops.cast(in_size, dtype)
     m = ops.cast(out_size, dtype)
     index = ops.arange(out_size, dtype=dtype)
@@ -121,6 +89,29 @@ def _resize_axis(x, axis, in_size, out_size, align_corners):
     weight = source - lower
     lower = ops.cast(lower, "int32")
     upper = ops.minimum(lower + 1, ops.cast(in_size, "int32") - 1)
+    return lower, upper, weight
+
+
+def _interpolation_matrix(lower, upper, weight, in_size):
+    """The `(output, input)` matrix that blends rows `lower` and `upper`."""
+    weight = ops.expand_dims(weight, 1)
+    below = ops.one_hot(lower, in_size, dtype=weight.dtype)
+    above = ops.one_hot(upper, in_size, dtype=weight.dtype)
+    return below * (1.0 - weight) + above * weight
+
+
+def _resize_axis(x, axis, in_size, out_size, align_corners):
+    """Linear interpolation of `x` along one spatial axis."""
+    lower, upper, weight = _source_positions(in_size, out_size, align_corners, x.dtype)
+    if (
+        isinstance(in_size, int)
+        and isinstance(out_size, int)
+        and in_size <= MATMUL_MAX_INPUT
+    ):
+        matrix = _interpolation_matrix(lower, upper, weight, in_size)
+        if axis == 1:
+            return ops.einsum("oh,bhwc->bowc", matrix, x)
+        return ops.einsum("ow,bhwc->bhoc", matrix, x)
     weight_shape = [1, 1, 1, 1]
     weight_shape[axis] = -1
     weight = ops.reshape(weight, weight_shape)

@@ -105,9 +105,9 @@ def test_long_axes_gather_and_short_ones_multiply(monkeypatch):
     calls = []
     original = resize._interpolation_matrix
 
-    def spy(in_size, out_size, align_corners):
-        calls.append((in_size, out_size))
-        return original(in_size, out_size, align_corners)
+    def spy(lower, upper, weight, in_size):
+        calls.append((in_size, lower.shape[0]))
+        return original(lower, upper, weight, in_size)
 
     monkeypatch.setattr(resize, "_interpolation_matrix", spy)
     limit = resize.MATMUL_MAX_INPUT
